@@ -1,0 +1,118 @@
+"""The FastAPI application: routers, error mapping, the periodic sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from haochaping import __version__, sweeper
+from haochaping.cases.api import router as cases_router
+from haochaping.clock import utcnow
+from haochaping.config import get_settings
+from haochaping.db import Database
+from haochaping.errors import DomainError
+from haochaping.evaluations.api import router as evaluations_router
+from haochaping.scores.api import router as scores_router
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    404: ("not_found", "请求的地址不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("payload_too_large", "请求内容过大"),
+}
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body = {"code": code, "message": message, "details": jsonable_encoder(details)}
+    return JSONResponse(status_code=status, content=body)
+
+
+def create_app(
+    db: Database | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    tick_interval: float | None = None,
+) -> FastAPI:
+    settings = get_settings()
+    database = db or Database(settings.database_url, pool_size=settings.pool_size)
+    interval = settings.tick_interval if tick_interval is None else tick_interval
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweep_forever(database, clock, interval)) if interval else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="政务服务“好差评”系统 API",
+        version=__version__,
+        description="办件登记、评价、追加评价、默认评价与得分查询。错误统一返回 "
+        '`{"code", "message", "details"}`。',
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.clock = clock
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return _error(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
+            for e in exc.errors()
+        ]
+        return _error(422, "invalid_request", "请求内容不符合要求，请检查后重试", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = HTTP_CODES.get(exc.status_code, ("http_error", "请求无法处理"))
+        return _error(exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "系统繁忙，请稍后再试")
+
+    @app.get("/api/v1/health", tags=["system"], summary="健康检查（无数据库访问）")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(cases_router, prefix="/api/v1")
+    app.include_router(evaluations_router, prefix="/api/v1")
+    app.include_router(scores_router, prefix="/api/v1")
+    return app
+
+
+async def _sweep_forever(db: Database, clock: Callable[[], datetime], interval: float) -> None:
+    while True:
+        try:
+            result = await asyncio.to_thread(sweeper.run_sweep, db, clock())
+            if result.total or result.failed:
+                log.info("sweep: %s processed, %s failed", result.processed, result.failed)
+        except Exception:
+            log.exception("sweep failed")
+        await asyncio.sleep(interval)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory haochaping.app:app_from_env``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_app()

@@ -1,0 +1,111 @@
+"""Cases (办件), bundles (一件事, C2) and the occasions on which a case may be rated (C1-C4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from haochaping.db import Base, UTCDateTime
+
+
+class ApplicantType(StrEnum):
+    """A1: natural person, legal person, other organisation."""
+
+    person = "person"
+    legal_person = "legal_person"
+    organization = "organization"
+
+
+class Stage(StrEnum):
+    accept = "accept"
+    approve = "approve"
+    deliver = "deliver"
+    complete = "complete"
+    overall = "overall"
+
+
+class OccasionStatus(StrEnum):
+    open = "open"
+    rated = "rated"
+    defaulted = "defaulted"
+    # Closed in silence under a profile that gives no default.
+    expired = "expired"
+
+
+class Bundle(Base):
+    """一件事 / 套餐式服务 (C2): cases of several organisations rated together."""
+
+    __tablename__ = "bundles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_no: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    profile_name: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    """One handling of a service item, registered and updated by a business system."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(64), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    hall_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"), default=None)
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None, index=True)
+    applicant_type: Mapped[str] = mapped_column(String(20))
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    applicant_id_type: Mapped[str | None] = mapped_column(String(20), default=None)
+    applicant_id_no: Mapped[str | None] = mapped_column(String(64), default=None)
+    applicant_phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    kind: Mapped[str] = mapped_column(String(16))
+    handling: Mapped[str] = mapped_column(String(16))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    bundle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bundles.id"), default=None, index=True
+    )
+    # C4: number of transactions of the same item in one window visit, rated once.
+    batch_size: Mapped[int] = mapped_column(Integer, default=1)
+    # Profile of the case's region when it was registered (P1).
+    profile_name: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Occasion(Base):
+    """One occasion on which a case (or a bundle) may be rated, exactly once (C1)."""
+
+    __tablename__ = "occasions"
+    __table_args__ = (
+        UniqueConstraint("case_id", "stage", name="uq_occasions_case_stage"),
+        UniqueConstraint("bundle_id", "stage", name="uq_occasions_bundle_stage"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id"), default=None)
+    stage: Mapped[str] = mapped_column(String(16))
+    # B5: window handling rates staff and item; online and terminal handling the item only.
+    rates_staff: Mapped[bool] = mapped_column(Boolean)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    # Handled at a window or terminal: late ratings fall under the supplementary window (C8).
+    on_site: Mapped[bool] = mapped_column(Boolean)
+    # C2: a bundle's stage scores are recorded apart; only its overall score is credited.
+    credited: Mapped[bool] = mapped_column(Boolean, default=True)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rate_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    default_due: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The working-day calendar had to guess a year without an official schedule (P2).
+    window_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=OccasionStatus.open.value, index=True)
+    profile_name: Mapped[str] = mapped_column(String(50))

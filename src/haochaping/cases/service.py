@@ -1,0 +1,250 @@
+"""Cases: idempotent upsert by case number, occasions derived from the case and its profile."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haochaping.cases import occasions as occ
+from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus, Stage
+from haochaping.cases.schemas import CaseIn
+from haochaping.catalog import service as catalog
+from haochaping.clock import ensure_aware
+from haochaping.deadlines import service as deadlines
+from haochaping.errors import Conflict, InvalidInput, NotFound
+from haochaping.policy import service as policy
+
+# A business system's clock may run a little ahead of ours.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class OccasionContext:
+    """What rating an occasion needs, read in one go."""
+
+    occasion: Occasion
+    case: Case | None
+    members: Sequence[Case]
+
+
+def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case, bool]:
+    """Register or update a case by ``case_no`` and derive its occasions. Returns (case, created)."""
+    item = catalog.get_item(session=session, code=data.item_code)
+    org = (
+        catalog.get_org(session=session, code=data.org_code)
+        if data.org_code
+        else catalog.get_org_by_id(session=session, org_id=item.org_id)
+    )
+    region_code = data.region_code or org.region_code
+    catalog.get_region(session=session, code=region_code)
+    hall_id = catalog.get_hall(session=session, code=data.hall_code).id if data.hall_code else None
+    window_id = None
+    if data.window_code:
+        window = catalog.get_window(session=session, code=data.window_code)
+        window_id, hall_id = window.id, hall_id or window.hall_id
+    staff_id = None
+    if data.staff_code:
+        staff = catalog.get_staff(session=session, code=data.staff_code)
+        if staff.org_id != org.id:
+            raise InvalidInput("staff_not_in_org", "工作人员不属于该办件的办理机构",
+                               details={"staff_code": data.staff_code})
+        staff_id = staff.id
+    handling_allowed = item.handling.split(",")
+    if data.handling.value not in handling_allowed:
+        raise InvalidInput(
+            "handling_not_offered",
+            "该事项不支持此办理方式",
+            details={"handling": data.handling.value, "offered": handling_allowed},
+        )
+    stamps = _checked_stamps(data, now)
+
+    case = session.scalar(select(Case).where(Case.case_no == data.case_no))
+    created = case is None
+    if case is None:
+        case = Case(
+            case_no=data.case_no,
+            profile_name=policy.profile_name_for_region(session=session, region_code=region_code),
+            created_at=now,
+        )
+        session.add(case)
+    elif case.bundle_id is not None and data.bundle_no is None:
+        raise Conflict("bundle_cannot_be_removed", "办件已属于“一件事”，不能移出")
+    case.item_id, case.org_id, case.region_code = item.id, org.id, region_code
+    case.hall_id, case.window_id, case.staff_id = hall_id, window_id, staff_id
+    case.applicant_type = data.applicant.type.value
+    case.applicant_name = data.applicant.name
+    case.applicant_id_type = data.applicant.id_type
+    case.applicant_id_no = data.applicant.id_no
+    case.applicant_phone = data.applicant.phone
+    case.kind = data.kind.value if data.kind else item.kind
+    case.handling = data.handling.value
+    case.accepted_at, case.approved_at, case.delivered_at, case.completed_at = stamps
+    case.batch_size = data.batch_size
+    case.updated_at = now
+    if data.bundle_no:
+        case.bundle_id = _bundle(session, data, case.profile_name, now).id
+    session.flush()
+    if case.bundle_id is not None:
+        _sync_bundle_occasions(session, case.bundle_id)
+    else:
+        _sync_occasions(session, case)
+    return case, created
+
+
+def _checked_stamps(
+    data: CaseIn, now: datetime
+) -> tuple[datetime, datetime | None, datetime | None, datetime | None]:
+    accepted = ensure_aware(data.accepted_at)
+    rest = [ensure_aware(t) if t else None for t in
+            (data.approved_at, data.delivered_at, data.completed_at)]
+    errors = []
+    for name, value in zip(("accepted_at", "approved_at", "delivered_at", "completed_at"),
+                           (accepted, *rest), strict=True):
+        if value is not None and value > now + CLOCK_SKEW:
+            errors.append({"field": name, "message": "时间不能晚于当前时间"})
+        if value is not None and name != "accepted_at" and value < accepted:
+            errors.append({"field": name, "message": "时间不能早于受理时间"})
+    if errors:
+        raise InvalidInput("case_times_invalid", "办件环节时间不合理", details=errors)
+    return accepted, rest[0], rest[1], rest[2]
+
+
+def _bundle(session: Session, data: CaseIn, profile_name: str, now: datetime) -> Bundle:
+    assert data.bundle_no is not None
+    bundle = session.scalar(select(Bundle).where(Bundle.bundle_no == data.bundle_no))
+    if bundle is None:
+        bundle = Bundle(bundle_no=data.bundle_no, name=data.bundle_name or "",
+                        profile_name=profile_name, created_at=now)
+        session.add(bundle)
+        session.flush()
+    elif data.bundle_name:
+        bundle.name = data.bundle_name
+    return bundle
+
+
+def _sync_occasions(session: Session, case: Case) -> None:
+    existing = {o.stage: o for o in session.scalars(
+        select(Occasion).where(Occasion.case_id == case.id))}
+    for plan in occ.plan_case(case):
+        _apply_plan(session, existing.get(plan.stage.value), plan, case.profile_name,
+                    case_id=case.id, bundle_id=None,
+                    staff_id=case.staff_id if plan.rates_staff else None)
+
+
+def _sync_bundle_occasions(session: Session, bundle_id: int) -> None:
+    bundle = session.get_one(Bundle, bundle_id)
+    members = list(session.scalars(select(Case).where(Case.bundle_id == bundle_id)))
+    existing = {o.stage: o for o in session.scalars(
+        select(Occasion).where(Occasion.bundle_id == bundle_id))}
+    for plan in occ.plan_bundle(members):
+        _apply_plan(session, existing.get(plan.stage.value), plan, bundle.profile_name,
+                    case_id=None, bundle_id=bundle_id, staff_id=None)
+
+
+def _apply_plan(
+    session: Session,
+    current: Occasion | None,
+    plan: occ.PlannedOccasion,
+    profile_name: str,
+    *,
+    case_id: int | None,
+    bundle_id: int | None,
+    staff_id: int | None,
+) -> None:
+    if current is not None and (
+        current.status != OccasionStatus.open.value or current.opens_at == plan.opens_at
+    ):
+        # Rated or closed occasions keep their history; unchanged ones need nothing.
+        if current.status == OccasionStatus.open.value:
+            current.staff_id, current.rates_staff = staff_id, plan.rates_staff
+        return
+    profile = policy.get_profile(name=profile_name)
+    window = occ.rating_window(calendar=occ.work_calendar(session), profile=profile,
+                               opens_at=plan.opens_at, on_site=plan.on_site)
+    if current is None:
+        current = Occasion(case_id=case_id, bundle_id=bundle_id, stage=plan.stage.value,
+                           profile_name=profile_name, status=OccasionStatus.open.value)
+        session.add(current)
+    current.rates_staff, current.staff_id = plan.rates_staff, staff_id
+    current.on_site, current.credited = plan.on_site, plan.credited
+    current.opens_at, current.rate_until = plan.opens_at, window.rate_until
+    current.default_due, current.window_estimated = window.default_due, window.estimated
+    session.flush()
+    if window.default_due is not None:
+        deadlines.schedule(session=session, kind=occ.DEFAULT_KIND, subject_id=current.id,
+                           due_at=window.default_due, estimated=window.estimated)
+    else:
+        deadlines.schedule(session=session, kind=occ.CLOSE_KIND, subject_id=current.id,
+                           due_at=window.rate_until, estimated=window.estimated)
+
+
+def get_case(*, session: Session, case_no: str) -> Case:
+    case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is None:
+        raise NotFound("case_not_found", "未找到该办件", details={"case_no": case_no})
+    return case
+
+
+def case_occasions(*, session: Session, case: Case) -> tuple[list[Occasion], list[Occasion]]:
+    """The case's own occasions, and its bundle's when it belongs to one."""
+    own = list(session.scalars(
+        select(Occasion).where(Occasion.case_id == case.id).order_by(Occasion.id)))
+    shared: list[Occasion] = []
+    if case.bundle_id is not None:
+        shared = list(session.scalars(
+            select(Occasion).where(Occasion.bundle_id == case.bundle_id).order_by(Occasion.id)))
+    return own, shared
+
+
+def occasion_context(*, session: Session, occasion_id: int, lock: bool = False) -> OccasionContext:
+    """The occasion with its case, or its bundle's member cases."""
+    query = select(Occasion).where(Occasion.id == occasion_id)
+    occasion = session.scalar(query.with_for_update() if lock else query)
+    if occasion is None:
+        raise NotFound("occasion_not_found", "未找到该评价场次", details={"occasion_id": occasion_id})
+    if occasion.case_id is not None:
+        return OccasionContext(occasion, session.get_one(Case, occasion.case_id), ())
+    members = session.scalars(
+        select(Case).where(Case.bundle_id == occasion.bundle_id).order_by(Case.id)).all()
+    return OccasionContext(occasion, None, members)
+
+
+def find_occasion(*, session: Session, case_no: str, stage: str | None) -> Occasion:
+    """The occasion of a case for a stage; without a stage, the latest still open."""
+    case = get_case(session=session, case_no=case_no)
+    own, shared = case_occasions(session=session, case=case)
+    candidates = shared if case.bundle_id is not None else own
+    if stage is not None:
+        for o in candidates:
+            if o.stage == stage:
+                return o
+        raise NotFound("occasion_not_found", "该办件没有此环节的评价场次",
+                       details={"case_no": case_no, "stage": stage})
+    open_ones = [o for o in candidates if o.status == OccasionStatus.open.value]
+    if open_ones:
+        preferred = [o for o in open_ones if o.stage == Stage.overall.value] or open_ones
+        return max(preferred, key=lambda o: o.opens_at)
+    if candidates:
+        return max(candidates, key=lambda o: o.opens_at)
+    raise NotFound("occasion_not_open", "该办件尚无可评价的场次", details={"case_no": case_no})
+
+
+def mark_occasion(*, session: Session, occasion: Occasion, status: OccasionStatus) -> None:
+    occasion.status = status.value
+
+
+def close_silent_occasion(*, session: Session, occasion_id: int, now: datetime) -> None:
+    """Sweeper task for profiles without a default (C7): the occasion closes unrated."""
+    occasion = session.get(Occasion, occasion_id)
+    if occasion is not None and occasion.status == OccasionStatus.open.value:
+        occasion.status = OccasionStatus.expired.value
+
+
+def bundle_no(*, session: Session, case: Case) -> str | None:
+    if case.bundle_id is None:
+        return None
+    return session.get_one(Bundle, case.bundle_id).bundle_no

@@ -1,0 +1,107 @@
+"""Scheduling deadlines and sweeping the due ones, safely with several sweepers at once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haochaping.deadlines.models import Deadline, DeadlineStatus
+
+log = logging.getLogger(__name__)
+
+# A handler does the work of one due deadline inside the sweeper's transaction.
+Handler = Callable[[Session, int, datetime], None]
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class SweepResult:
+    processed: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.processed.values())
+
+
+def schedule(
+    *, session: Session, kind: str, subject_id: int, due_at: datetime, estimated: bool = False
+) -> Deadline:
+    """Store (or move, while still pending) the deadline of ``kind`` for one subject."""
+    existing = session.scalar(
+        select(Deadline).where(Deadline.kind == kind, Deadline.subject_id == subject_id)
+    )
+    if existing is not None:
+        if existing.status == DeadlineStatus.pending.value:
+            existing.due_at = due_at
+            existing.estimated = estimated
+        return existing
+    row = Deadline(kind=kind, subject_id=subject_id, due_at=due_at, estimated=estimated)
+    session.add(row)
+    return row
+
+
+def cancel(*, session: Session, kind: str, subject_id: int) -> None:
+    row = session.scalar(
+        select(Deadline).where(Deadline.kind == kind, Deadline.subject_id == subject_id)
+    )
+    if row is not None and row.status == DeadlineStatus.pending.value:
+        row.status = DeadlineStatus.cancelled.value
+
+
+def sweep_batch(
+    *, session: Session, now: datetime, handlers: Mapping[str, Handler], limit: int = 500
+) -> SweepResult:
+    """Process up to ``limit`` due deadlines in the caller's transaction.
+
+    On PostgreSQL the rows are claimed with ``FOR UPDATE SKIP LOCKED``, so a second sweeper
+    takes other rows; on SQLite the write lock taken at BEGIN serialises sweepers. Each row runs
+    in a savepoint: a failing handler is logged and retried on a later sweep, never blocking
+    the others.
+    """
+    rows = session.scalars(
+        select(Deadline)
+        .where(Deadline.status == DeadlineStatus.pending.value, Deadline.due_at <= now)
+        .order_by(Deadline.due_at, Deadline.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    result = SweepResult()
+    for row in rows:
+        handler = handlers.get(row.kind)
+        if handler is None:
+            continue
+        try:
+            with session.begin_nested():
+                handler(session, row.subject_id, now)
+        except Exception as exc:
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = DeadlineStatus.failed.value
+            log.error("deadline %s #%s failed (attempt %s): %s", row.kind, row.id,
+                      row.attempts, row.last_error)
+            result.failed += 1
+            continue
+        row.status = DeadlineStatus.done.value
+        row.processed_at = now
+        result.processed[row.kind] = result.processed.get(row.kind, 0) + 1
+    session.flush()
+    return result
+
+
+def pending_count(*, session: Session, now: datetime | None = None) -> int:
+    from sqlalchemy import func
+
+    query = select(func.count()).select_from(Deadline).where(
+        Deadline.status == DeadlineStatus.pending.value
+    )
+    if now is not None:
+        query = query.where(Deadline.due_at <= now)
+    return int(session.scalar(query) or 0)

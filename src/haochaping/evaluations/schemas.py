@@ -1,0 +1,100 @@
+"""API shapes for evaluations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from haochaping.evaluations.models import Channel
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+class EvaluationIn(BaseModel):
+    """Rate one occasion: by its id, or by case number and stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    occasion_id: int | None = None
+    case_no: str | None = Field(None, max_length=64)
+    stage: str | None = Field(None, description="accept/approve/deliver/complete/overall")
+    level: int = Field(ge=1, le=5, description="5 = 非常满意 … 1 = 非常不满意")
+    label_codes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=30
+    )
+    text: Text | None = None
+    channel: Channel
+
+    @model_validator(mode="after")
+    def _target(self) -> EvaluationIn:
+        if self.occasion_id is None and not self.case_no:
+            raise ValueError("occasion_id 或 case_no 必须提供其一")
+        return self
+
+
+class FollowUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text | None = None
+    label_codes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=30
+    )
+    channel: Channel
+
+
+class FollowUpOut(BaseModel):
+    text: str | None
+    label_codes: list[str]
+    channel: int
+    created_at: datetime
+
+
+class EvaluationOut(BaseModel):
+    id: int
+    occasion_id: int
+    case_no: str | None
+    bundle_no: str | None = None
+    stage: str
+    level: int
+    level_name: str
+    score: float
+    is_bad: bool
+    label_codes: list[str]
+    text: str | None
+    channel: int | None
+    is_default: bool
+    supplementary: bool
+    profile_name: str
+    profile_version: str
+    rated_at: datetime
+    follow_up: FollowUpOut | None = None
+
+
+class EvaluationPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    items: list[EvaluationOut]
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[EvaluationIn] = Field(min_length=1, max_length=5000)
+
+
+class BulkItemResult(BaseModel):
+    index: int
+    accepted: bool
+    evaluation_id: int | None = None
+    code: str | None = None
+    message: str | None = None
+    details: object | None = None
+
+
+class BulkOut(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[BulkItemResult]

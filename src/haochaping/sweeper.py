@@ -1,0 +1,38 @@
+"""The sweep: every due deadline handled by its domain's task, batch by batch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from haochaping.cases import service as cases
+from haochaping.cases.occasions import CLOSE_KIND, DEFAULT_KIND
+from haochaping.db import Database
+from haochaping.deadlines import service as deadlines
+from haochaping.deadlines.service import Handler, SweepResult
+from haochaping.evaluations import service as evaluations
+
+
+def _close(session: Session, occasion_id: int, now: datetime) -> None:
+    cases.close_silent_occasion(session=session, occasion_id=occasion_id, now=now)
+
+
+HANDLERS: dict[str, Handler] = {
+    DEFAULT_KIND: evaluations.apply_default,
+    CLOSE_KIND: _close,
+}
+
+
+def run_sweep(db: Database, now: datetime, *, batch: int = 500) -> SweepResult:
+    """Process everything due at ``now``, one committed batch at a time. Idempotent."""
+    total = SweepResult()
+    while True:
+        with db.transaction() as session:
+            result = deadlines.sweep_batch(session=session, now=now, handlers=HANDLERS,
+                                           limit=batch)
+        for kind, n in result.processed.items():
+            total.processed[kind] = total.processed.get(kind, 0) + n
+        total.failed += result.failed
+        if result.total + result.failed < batch:
+            return total

@@ -37,7 +37,7 @@ def test_p2_cli_import_then_show_and_check(runner: CliRunner) -> None:
     result = runner.invoke(app, ["import", str(EXAMPLE)])
     assert result.exit_code == 0, result.output
     assert "已导入" in result.output and "2027" in result.output
-    assert "节假日 28 天" in result.output and "调休上班 6 天" in result.output
+    assert "节假日 29 天" in result.output and "调休上班 5 天" in result.output
     assert "新增 34 条" in result.output
 
     after = runner.invoke(app, ["check", "2027-02-08"])

@@ -48,7 +48,7 @@ def test_p2_2027_deadline_is_estimated_until_the_schedule_is_imported(session: S
 
     result = import_file(session=session, path=EXAMPLE, now=NOW)
     assert result.years == (2027,)
-    assert (result.holidays, result.workdays) == (28, 6)
+    assert (result.holidays, result.workdays) == (29, 5)
     assert (result.inserted, result.updated, result.unchanged) == (34, 0, 0)
 
     after = add_duration(session=session, start=start, duration=duration)

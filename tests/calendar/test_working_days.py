@@ -37,7 +37,8 @@ def test_p2_2026_national_day_is_off_and_its_makeup_weekend_days_are_working(
     assert cal.is_working_day(date(2026, 10, 10)) == (True, False)  # Saturday, 调休上班
     assert cal.is_working_day(date(2026, 10, 11)) == (False, False)  # ordinary Sunday
     info = cal.describe(date(2026, 10, 10))
-    assert (info.source, info.name) == (DaySource.builtin, "国庆节")
+    assert (info.source, info.name) == (DaySource.builtin, "国庆节调休上班")
+    assert cal.describe(date(2026, 10, 2)).name == "国庆节"
 
 
 def test_p2_working_days_skip_the_national_day_holiday(session: Session) -> None:

@@ -156,8 +156,9 @@ class WorkCalendar:
             return DayInfo(d, override[0], False, DaySource.override, override[1])
         if has_builtin(d.year):
             _, english = chinese_calendar.get_holiday_detail(d)
-            name = _HOLIDAY_NAMES.get(english, english) if english else None
-            return DayInfo(d, bool(chinese_calendar.is_workday(d)), False, DaySource.builtin, name)
+            working = bool(chinese_calendar.is_workday(d))
+            name = _builtin_name(english, working=working) if english else None
+            return DayInfo(d, working, False, DaySource.builtin, name)
         working, estimated = self.is_working_day(d)
         return DayInfo(d, working, estimated, DaySource.weekday, None)
 
@@ -239,10 +240,14 @@ def _builtin_days(year: int) -> list[OverrideDay]:
     for table, working in ((chinese_calendar.holidays, False), (chinese_calendar.workdays, True)):
         for day, english in table.items():
             if day.year == year and (not working or day.weekday() >= 5):
-                name = _HOLIDAY_NAMES.get(english, english)
-                label = f"{name}调休上班" if working else name
-                found.append(OverrideDay(day, working, label, BUILTIN_SOURCE))
+                name = _builtin_name(english, working=working)
+                found.append(OverrideDay(day, working, name, BUILTIN_SOURCE))
     return found
+
+
+def _builtin_name(english: str, *, working: bool) -> str:
+    name = _HOLIDAY_NAMES.get(english, english)
+    return f"{name}调休上班" if working else name
 
 
 # ---- import -------------------------------------------------------------------------------

@@ -91,20 +91,23 @@ def rating_window(
 ) -> RatingWindow:
     """How long an occasion may be rated, and when silence becomes a default (C7, C8).
 
-    The occasion stays open until the latest of the windows that apply: the supplementary
-    window for on-site handling (C8) and the default delay (C7); with neither, the profile's
-    ``rating_window``. With a default, it is written when the occasion closes, so a rater is
-    never refused while a default is still pending, nor given a default while still allowed
-    to rate.
+    The occasion may be rated until the earliest of the limits that apply: the default delay
+    (C7: the default closes the occasion) and, for on-site handling, the supplementary window
+    (C8: a late on-site rating only within it); with neither, the profile's ``rating_window``.
+    The default, if the profile gives one, is written when its delay ends.
     """
-    ends = []
-    if on_site and profile.supplementary_window is not None:
-        ends.append(calendar.add(opens_at, profile.supplementary_window))
+    limits = []
+    default_end = None
     if profile.default_rating is not None:
-        ends.append(calendar.add(opens_at, profile.default_rating.delay))
-    if not ends:
-        ends.append(calendar.add(opens_at, profile.rating_window))
-    latest = max(ends, key=lambda due: due.at)
-    estimated = any(due.estimated for due in ends)
-    default_due = latest.at if profile.default_rating is not None else None
-    return RatingWindow(rate_until=latest.at, default_due=default_due, estimated=estimated)
+        default_end = calendar.add(opens_at, profile.default_rating.delay)
+        limits.append(default_end)
+    if on_site and profile.supplementary_window is not None:
+        limits.append(calendar.add(opens_at, profile.supplementary_window))
+    if not limits:
+        limits.append(calendar.add(opens_at, profile.rating_window))
+    earliest = min(limits, key=lambda due: due.at)
+    return RatingWindow(
+        rate_until=earliest.at,
+        default_due=default_end.at if default_end is not None else None,
+        estimated=any(due.estimated for due in limits),
+    )

@@ -32,6 +32,7 @@ from haochaping.catalog.models import (
 )
 from haochaping.db import Base
 from haochaping.errors import InvalidInput
+from haochaping.policy.loader import available_profiles
 
 Progress = Callable[[int, int], None]
 
@@ -177,16 +178,13 @@ _HANDLING_ALIASES: dict[str, Handling] = {
 }
 _HANDLING_SEPARATORS = ("，", "、", ";", "；", "|", " ")
 
-# Used until haochaping.policy.loader.available_profiles() is wired in (see known_profiles).
-_BUILTIN_PROFILES = frozenset({"national", "guangxi", "guangdong", "hubei", "zaozhuang", "rongan"})
-
 _CHUNK = 500
 _PROGRESS_STEP = 1000
 
 
 def known_profiles() -> frozenset[str]:
-    """Names a region's ``profile`` may take (P1)."""
-    return _BUILTIN_PROFILES
+    """Names a region's ``profile`` may take: the policy profile files found (P1)."""
+    return frozenset(available_profiles())
 
 
 # --------------------------------------------------------------------------- results and errors
@@ -397,7 +395,7 @@ def level_of_code(code: str) -> RegionLevel | None:
     return None
 
 
-def _check_fields(row: _Row, errors: _Errors) -> None:
+def _check_fields(row: _Row, errors: _Errors, profiles: frozenset[str]) -> None:
     """Checks that need nothing but the row itself."""
     for column in _REQUIRED[row.type]:
         if not row.get(column):
@@ -410,12 +408,12 @@ def _check_fields(row: _Row, errors: _Errors) -> None:
         if limit is not None and len(value) > limit:
             errors.on(row, column, f"长度 {len(value)} 超过上限 {limit} 个字符")
     if row.type is RecordType.region:
-        _check_region_fields(row, errors)
+        _check_region_fields(row, errors, profiles)
     elif row.type is RecordType.item:
         _check_item_fields(row, errors)
 
 
-def _check_region_fields(row: _Row, errors: _Errors) -> None:
+def _check_region_fields(row: _Row, errors: _Errors, profiles: frozenset[str]) -> None:
     code = row.code
     shape = level_of_code(code) if code else None
     if code and shape is None:
@@ -428,8 +426,12 @@ def _check_region_fields(row: _Row, errors: _Errors) -> None:
     if written:
         level = _LEVEL_ALIASES.get(written.lower())
         if level is None:
-            errors.on(row, "level", f"未知的级别“{written}”：应为 province/city/county/"
-                      "township/village（省/市/县/乡镇/村）")
+            errors.on(
+                row,
+                "level",
+                f"未知的级别“{written}”：应为 province/city/county/"
+                "township/village（省/市/县/乡镇/村）",
+            )
         elif shape is not None and level is not shape:
             errors.on(
                 row,
@@ -440,8 +442,8 @@ def _check_region_fields(row: _Row, errors: _Errors) -> None:
     else:
         row.level = shape
     profile = row.get("profile")
-    if profile and profile not in known_profiles():
-        names = "、".join(sorted(known_profiles()))
+    if profile and profile not in profiles:
+        names = "、".join(sorted(profiles))
         errors.on(row, "profile", f"未知的政策配置“{profile}”，可选：{names}")
 
 
@@ -450,8 +452,11 @@ def _check_item_fields(row: _Row, errors: _Errors) -> None:
     if written_kind:
         row.kind = _KIND_ALIASES.get(written_kind.lower())
         if row.kind is None:
-            errors.on(row, "kind", f"未知的办件类型“{written_kind}”：应为 immediate（即办）"
-                      "或 promised（承诺）")
+            errors.on(
+                row,
+                "kind",
+                f"未知的办件类型“{written_kind}”：应为 immediate（即办）或 promised（承诺）",
+            )
     written_handling = row.get("handling")
     if written_handling:
         text = written_handling
@@ -460,8 +465,12 @@ def _check_item_fields(row: _Row, errors: _Errors) -> None:
         parts = [p.strip() for p in text.split(",") if p.strip()]
         unknown = [p for p in parts if p.lower() not in _HANDLING_ALIASES]
         if unknown:
-            errors.on(row, "handling", f"未知的办理方式“{'、'.join(unknown)}”：应为 online、"
-                      "window、terminal（网办、窗口、自助）中的一项或几项")
+            errors.on(
+                row,
+                "handling",
+                f"未知的办理方式“{'、'.join(unknown)}”：应为 online、"
+                "window、terminal（网办、窗口、自助）中的一项或几项",
+            )
         chosen = {_HANDLING_ALIASES[p.lower()] for p in parts if p.lower() in _HANDLING_ALIASES}
         row.handling = ",".join(h.value for h in Handling if h in chosen)
     days = row.get("promised_days")
@@ -533,13 +542,18 @@ class _Catalogue:
             | codes(RecordType.org, "region"),
         )
         self.db_lines = _fetch(
-            s, BusinessLine, BusinessLine.code, codes(RecordType.line) | codes(RecordType.org, "line")
+            s,
+            BusinessLine,
+            BusinessLine.code,
+            codes(RecordType.line) | codes(RecordType.org, "line"),
         )
         self.db_halls = _fetch(
             s,
             Hall,
             Hall.code,
-            codes(RecordType.hall) | codes(RecordType.hall, "parent") | codes(RecordType.window, "hall"),
+            codes(RecordType.hall)
+            | codes(RecordType.hall, "parent")
+            | codes(RecordType.window, "hall"),
         )
         self._load_hall_ancestors()
         self.db_items = _fetch(s, ServiceItem, ServiceItem.code, codes(RecordType.item))
@@ -579,7 +593,7 @@ class _Catalogue:
     def exists(self, kind: RecordType, code: str) -> bool:
         if code in self.file[kind]:
             return True
-        db: Mapping[str, object] = {
+        tables: dict[RecordType, Mapping[str, Base]] = {
             RecordType.region: self.db_regions,
             RecordType.line: self.db_lines,
             RecordType.hall: self.db_halls,
@@ -587,8 +601,8 @@ class _Catalogue:
             RecordType.item: self.db_items,
             RecordType.window: self.db_windows,
             RecordType.staff: self.db_staff,
-        }[kind]
-        return code in db
+        }
+        return code in tables[kind]
 
     def region_level(self, code: str) -> RegionLevel | None:
         row = self.file[RecordType.region].get(code)
@@ -628,3 +642,375 @@ class _Catalogue:
         return self.org_code_by_id.get(window.org_id) if window is not None else None
 
 
+# --------------------------------------------------------------------------- cross-row checks
+
+_REFERENCES: tuple[tuple[RecordType, str, RecordType, str], ...] = (
+    (RecordType.region, "parent", RecordType.region, "上级行政区划"),
+    (RecordType.hall, "region", RecordType.region, "行政区划"),
+    (RecordType.hall, "parent", RecordType.hall, "上级大厅"),
+    (RecordType.org, "region", RecordType.region, "行政区划"),
+    (RecordType.org, "line", RecordType.line, "业务条线"),
+    (RecordType.item, "org", RecordType.org, "机构"),
+    (RecordType.window, "hall", RecordType.hall, "大厅"),
+    (RecordType.window, "org", RecordType.org, "机构"),
+    (RecordType.staff, "org", RecordType.org, "机构"),
+    (RecordType.staff, "window", RecordType.window, "窗口"),
+)
+
+
+def _check_references(cat: _Catalogue, errors: _Errors) -> None:
+    for kind, column, target, label in _REFERENCES:
+        for row in cat.file[kind].values():
+            code = row.get(column)
+            if code is None:
+                continue
+            if kind is target and code == row.code:
+                errors.on(row, column, f"{label}不能是自己")
+            elif not cat.exists(target, code):
+                errors.on(row, column, f"{label}“{code}”不存在（本文件和数据库中都没有）")
+
+
+def _check_regions(cat: _Catalogue, errors: _Errors) -> None:
+    """Parent above child, child code under the parent's prefix; computes paths, parents first."""
+    rows = sorted(
+        (r for r in cat.file[RecordType.region].values() if r.level is not None),
+        key=lambda r: _LEVEL_RANK[r.level] if r.level else 0,
+    )
+    for row in rows:
+        assert row.level is not None
+        parent = row.get("parent")
+        if parent is None:
+            row.path = f"/{row.code}/"
+            continue
+        parent_level = cat.region_level(parent)
+        parent_path = cat.region_path(parent)
+        if parent_level is None or parent_path is None or parent == row.code:
+            continue
+        if _LEVEL_RANK[parent_level] >= _LEVEL_RANK[row.level]:
+            errors.on(
+                row,
+                "parent",
+                f"上级行政区划 {parent} 是{LEVEL_LABELS[parent_level]}，"
+                f"不高于本行的{LEVEL_LABELS[row.level]}",
+            )
+            continue
+        prefix = parent[: _SIGNIFICANT_DIGITS[parent_level]]
+        if not row.code.startswith(prefix):
+            errors.on(
+                row, "code", f"编码 {row.code} 不在上级行政区划 {parent} 之下（应以 {prefix} 开头）"
+            )
+            continue
+        row.path = f"{parent_path}{row.code}/"
+
+
+def _check_halls(cat: _Catalogue, errors: _Errors) -> None:
+    """No cycle of parent halls; a sub-centre lies in its parent hall's region or below it."""
+    for row in cat.file[RecordType.hall].values():
+        parent = row.get("parent")
+        if parent is None or parent == row.code or not cat.exists(RecordType.hall, parent):
+            continue
+        seen = {row.code}
+        current: str | None = parent
+        while current is not None and current not in seen:
+            seen.add(current)
+            current = cat.hall_parent(current)
+        if current == row.code:
+            errors.on(row, "parent", f"上级大厅 {parent} 形成循环：沿上级追溯又回到了 {row.code}")
+            continue
+        own_path = cat.region_path(row.get("region") or "")
+        parent_region = cat.hall_region(parent)
+        parent_path = cat.region_path(parent_region) if parent_region else None
+        if own_path and parent_path and not own_path.startswith(parent_path):
+            errors.on(
+                row,
+                "parent",
+                f"上级大厅 {parent} 属于行政区划 {parent_region}，"
+                f"本大厅的行政区划 {row.get('region')} 不在其辖区内",
+            )
+
+
+def _check_staff_windows(cat: _Catalogue, errors: _Errors) -> None:
+    """After the import, every staff member's window belongs to the staff member's org."""
+    for row in cat.file[RecordType.staff].values():
+        window, org = row.get("window"), row.get("org")
+        if window is None or org is None or not cat.exists(RecordType.org, org):
+            continue
+        window_org = cat.window_org(window)
+        if window_org is not None and window_org != org:
+            errors.on(
+                row, "window", f"窗口 {window} 属于机构 {window_org}，与人员所属机构 {org} 不符"
+            )
+    # A window moved to another org must not keep database staff of the old org behind it.
+    moved: dict[int, _Row] = {}
+    for row in cat.file[RecordType.window].values():
+        db_window = cat.db_windows.get(row.code)
+        new_org = row.get("org")
+        if (
+            db_window is not None
+            and new_org
+            and cat.exists(RecordType.org, new_org)
+            and cat.org_code_by_id.get(db_window.org_id) != new_org
+        ):
+            moved[db_window.id] = row
+    if not moved:
+        return
+    left = [
+        s
+        for s in _fetch(cat.session, Staff, Staff.id, _staff_ids_at(cat.session, moved)).values()
+        if s.code not in cat.file[RecordType.staff]
+    ]
+    orgs = _fetch(cat.session, Organization, Organization.id, {s.org_id for s in left})
+    for staff in sorted(left, key=lambda s: s.code):
+        assert staff.window_id is not None
+        window_row = moved[staff.window_id]
+        staff_org = orgs[staff.org_id].code
+        if staff_org != window_row.get("org"):
+            errors.on(
+                window_row,
+                "org",
+                f"窗口改属机构 {window_row.get('org')} 后，数据库中的人员 {staff.code}"
+                f"（属机构 {staff_org}）将与窗口机构不符；请在本文件中一并调整该人员",
+            )
+
+
+def _staff_ids_at(session: Session, window_ids: Iterable[int]) -> set[int]:
+    ids: set[int] = set()
+    for batch in _chunks(window_ids):
+        ids.update(session.scalars(select(Staff.id).where(Staff.window_id.in_(batch))))
+    return ids
+
+
+def _validate(
+    session: Session, rows: list[_Row], errors: _Errors, progress: Progress | None
+) -> _Catalogue:
+    total = 2 * len(rows)
+    cat = _Catalogue(session, rows)
+    profiles = known_profiles()
+    for index, row in enumerate(rows, start=1):
+        _check_fields(row, errors, profiles)
+        code = row.code
+        seen = cat.file[row.type].get(code) if code else None
+        if seen is not None:
+            where = f"工作表“{seen.sheet.name}”" if seen.sheet.name else ""
+            label = TYPE_LABELS[row.type]
+            errors.on(row, "code", f"{label}编码 {code} 重复（{where}第 {seen.number} 行已有）")
+        elif code:
+            cat.file[row.type][code] = row
+        if progress is not None and index % _PROGRESS_STEP == 0:
+            progress(index, total)
+    cat.load()
+    _check_references(cat, errors)
+    _check_regions(cat, errors)
+    _check_halls(cat, errors)
+    _check_staff_windows(cat, errors)
+    if progress is not None:
+        progress(len(rows), total)
+    return cat
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _assign(obj: Any, values: Mapping[str, Any]) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def _parents_first(rows: Mapping[str, _Row]) -> list[list[_Row]]:
+    """Halls grouped by depth within the file, so that a parent gets its id before its children."""
+    depth: dict[str, int] = {}
+    for code in rows:
+        chain: list[str] = []
+        current: str | None = code
+        while current is not None and current in rows and current not in depth:
+            chain.append(current)
+            current = rows[current].get("parent")
+        base = depth.get(current, -1) if current is not None else -1
+        for offset, member in enumerate(reversed(chain), start=1):
+            depth[member] = base + offset
+    groups: list[list[_Row]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for code, row in rows.items():
+        groups[depth[code]].append(row)
+    return groups
+
+
+def _repath(session: Session, old_paths: Iterable[str]) -> None:
+    """Recompute the paths of every region that was under a region which changed its parent."""
+    affected: dict[str, Region] = {}
+    for batch in _chunks(old_paths):
+        query = select(Region).where(or_(*(Region.path.startswith(p) for p in batch)))
+        affected.update({r.code: r for r in session.scalars(query)})
+    outside = {r.parent_code for r in affected.values() if r.parent_code not in affected}
+    paths = {c: r.path for c, r in _fetch(session, Region, Region.code, outside - {None}).items()}
+    for region in sorted(affected.values(), key=lambda r: _LEVEL_RANK[RegionLevel(r.level)]):
+        base = paths[region.parent_code] if region.parent_code else "/"
+        region.path = paths[region.code] = f"{base}{region.code}/"
+    session.flush()
+
+
+class _Loader:
+    """Upserts the validated rows by code in dependency order; flushes, never commits."""
+
+    def __init__(self, cat: _Catalogue, report: ImportReport, progress: Progress | None) -> None:
+        self.cat = cat
+        self.session = cat.session
+        self.report = report
+        self.progress = progress
+        self.total = 2 * len(cat.rows)
+        self.done = len(cat.rows)
+        self.ids: dict[RecordType, dict[str, int]] = {
+            RecordType.line: {c: o.id for c, o in cat.db_lines.items()},
+            RecordType.hall: {c: o.id for c, o in cat.db_halls.items()},
+            RecordType.org: {c: o.id for c, o in cat.db_orgs.items()},
+            RecordType.window: {c: o.id for c, o in cat.db_windows.items()},
+        }
+
+    def _upsert(
+        self,
+        kind: RecordType,
+        rows: Iterable[_Row],
+        existing: Mapping[str, Any],
+        values_of: Callable[[_Row], dict[str, Any]],
+    ) -> None:
+        """Insert the new rows in the given order and flush, then update the existing ones."""
+        counts = self.report.counts[kind]
+        model = _MODELS[kind]
+        done: list[tuple[str, Any]] = []
+        updates: list[tuple[_Row, Any]] = []
+        for row in rows:
+            current = existing.get(row.code)
+            if current is None:
+                obj = model(code=row.code, **values_of(row))
+                self.session.add(obj)
+                counts.inserted += 1
+                done.append((row.code, obj))
+            else:
+                updates.append((row, current))
+        self.session.flush()
+        for row, obj in updates:
+            if _assign(obj, values_of(row)):
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+            done.append((row.code, obj))
+        self.session.flush()
+        if kind in self.ids:
+            self.ids[kind].update({code: obj.id for code, obj in done})
+        self.done += len(done)
+        if self.progress is not None and done:
+            self.progress(self.done, self.total)
+
+    def run(self) -> None:
+        cat, file = self.cat, self.cat.file
+        regions = file[RecordType.region]
+        moved = [
+            r.path
+            for code, r in cat.db_regions.items()
+            if code in regions and regions[code].path != r.path
+        ]
+
+        def region_values(r: _Row) -> dict[str, Any]:
+            assert r.level is not None and r.path is not None
+            return {
+                "name": r.values["name"],
+                "level": r.level.value,
+                "parent_code": r.get("parent"),
+                "path": r.path,
+                "profile": r.get("profile"),
+            }
+
+        ordered = sorted(regions.values(), key=lambda r: r.path or "")
+        self._upsert(RecordType.region, ordered, cat.db_regions, region_values)
+        if moved:
+            _repath(self.session, moved)
+        self._upsert(RecordType.line, file[RecordType.line].values(), cat.db_lines, _name_only)
+        line_ids, hall_ids = self.ids[RecordType.line], self.ids[RecordType.hall]
+        org_ids, window_ids = self.ids[RecordType.org], self.ids[RecordType.window]
+
+        def hall_values(r: _Row) -> dict[str, Any]:
+            parent = r.get("parent")
+            return {
+                "name": r.values["name"],
+                "region_code": r.values["region"],
+                "parent_id": hall_ids[parent] if parent else None,
+            }
+
+        for group in _parents_first(file[RecordType.hall]):
+            self._upsert(RecordType.hall, group, cat.db_halls, hall_values)
+
+        def org_values(r: _Row) -> dict[str, Any]:
+            line = r.get("line")
+            return {
+                "name": r.values["name"],
+                "region_code": r.values["region"],
+                "line_id": line_ids[line] if line else None,
+            }
+
+        self._upsert(RecordType.org, file[RecordType.org].values(), cat.db_orgs, org_values)
+
+        def item_values(r: _Row) -> dict[str, Any]:
+            assert r.kind is not None
+            return {
+                "name": r.values["name"],
+                "org_id": org_ids[r.values["org"]],
+                "kind": r.kind.value,
+                "handling": r.handling,
+                "promised_days": r.promised_days,
+            }
+
+        self._upsert(RecordType.item, file[RecordType.item].values(), cat.db_items, item_values)
+
+        def window_values(r: _Row) -> dict[str, Any]:
+            return {
+                "name": r.values["name"],
+                "hall_id": hall_ids[r.values["hall"]],
+                "org_id": org_ids[r.values["org"]],
+            }
+
+        windows = file[RecordType.window].values()
+        self._upsert(RecordType.window, windows, cat.db_windows, window_values)
+
+        def staff_values(r: _Row) -> dict[str, Any]:
+            window = r.get("window")
+            return {
+                "name": r.values["name"],
+                "org_id": org_ids[r.values["org"]],
+                "window_id": window_ids[window] if window else None,
+            }
+
+        self._upsert(RecordType.staff, file[RecordType.staff].values(), cat.db_staff, staff_values)
+
+
+def _name_only(row: _Row) -> dict[str, Any]:
+    return {"name": row.values["name"]}
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def import_catalogue(
+    *, session: Session, path: Path, progress: Progress | None = None
+) -> ImportReport:
+    """Validate the whole file, then upsert every record by code; flushes, never commits.
+
+    ``progress(done, total)``: the first half of ``total`` is validation, the second loading.
+    Raises ``InvalidInput("catalog_file_invalid")`` listing every row error; nothing is written.
+    """
+    errors = _Errors()
+    rows = _read_file(path, errors)
+    if not rows and not errors:
+        raise InvalidInput("catalog_file_empty", f"目录文件 {path.name} 中没有任何数据行")
+    cat = _validate(session, rows, errors, progress)
+    if errors:
+        raise InvalidInput(
+            "catalog_file_invalid",
+            f"目录文件有 {len(errors)} 处错误，未导入任何数据",
+            details=errors.sorted(),
+        )
+    report = ImportReport(rows=len(rows))
+    _Loader(cat, report, progress).run()
+    return report

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from haochaping.calendar import service
@@ -54,7 +55,7 @@ def import_(
     finally:
         db.dispose()
     years = "、".join(str(y) for y in result.years)
-    console.print(f"[green]已导入[/green] {years} 年工作日历（来源：{result.source}）")
+    console.print(f"[green]已导入[/green] {years} 年工作日历（来源：{escape(result.source)}）")
     console.print(f"节假日 {result.holidays} 天，调休上班 {result.workdays} 天")
     console.print(
         f"新增 {result.inserted} 条，更新 {result.updated} 条，未变 {result.unchanged} 条"
@@ -62,10 +63,10 @@ def import_(
 
 
 def _print_file_errors(exc: InvalidInput) -> None:
-    err_console.print(f"[red]错误[/red] [{exc.code}] {exc.message}")
+    err_console.print(f"[red]错误[/red] {escape(f'[{exc.code}]')} {escape(exc.message)}")
     table = Table("行", "问题")
     for item in exc.details:
-        table.add_row(str(item["row"]) if item["row"] else "-", str(item["message"]))
+        table.add_row(str(item["row"]) if item["row"] else "-", escape(str(item["message"])))
     err_console.print(table)
 
 
@@ -80,7 +81,8 @@ def show(year: Annotated[int, typer.Argument(help="年份，例如 2027")]) -> N
         db.dispose()
     if schedule.imported_source is not None and schedule.imported_at is not None:
         when = schedule.imported_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
-        status = f"[green]官方安排[/green]：已导入（{schedule.imported_source}，{when}）"
+        source = escape(schedule.imported_source)
+        status = f"[green]官方安排[/green]：已导入（{source}，{when}）"
     elif schedule.builtin:
         status = "[green]官方安排[/green]：内置（chinese-calendar）"
     else:
@@ -92,7 +94,9 @@ def show(year: Annotated[int, typer.Argument(help="年份，例如 2027")]) -> N
     table = Table("日期", "星期", "类型", "名称", "来源")
     for day in schedule.days:
         kind = "[cyan]调休上班[/cyan]" if day.is_working else "[magenta]放假[/magenta]"
-        table.add_row(day.day.isoformat(), _weekday(day.day), kind, day.name, day.source)
+        table.add_row(
+            day.day.isoformat(), _weekday(day.day), kind, escape(day.name), escape(day.source)
+        )
     console.print(table)
 
 
@@ -107,7 +111,7 @@ def check(day_text: Annotated[str, typer.Argument(metavar="DATE", help="YYYY-MM-
     finally:
         db.dispose()
     verdict = "[green]工作日[/green]" if info.is_working else "[magenta]休息日[/magenta]"
-    name = f"（{info.name}）" if info.name else ""
+    name = f"（{escape(info.name)}）" if info.name else ""
     console.print(f"{day.isoformat()}（{_weekday(day)}）是{verdict}{name}")
     note = "，该年无官方安排，为估算" if info.estimated else ""
     console.print(f"依据：{_SOURCES[info.source]}{note}")

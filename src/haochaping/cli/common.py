@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from haochaping.config import get_settings
 from haochaping.db import Database
@@ -27,7 +28,7 @@ def domain_errors() -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        err_console.print(f"[red]错误[/red] [{exc.code}] {exc.message}")
+        err_console.print(f"[red]错误[/red] {escape(f'[{exc.code}]')} {escape(exc.message)}")
         if exc.details:
             err_console.print(exc.details)
         raise typer.Exit(1) from exc

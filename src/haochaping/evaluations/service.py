@@ -295,13 +295,13 @@ def describe(*, session: Session, evaluations: list[Evaluation]) -> list[Evaluat
     ids = [e.id for e in evaluations]
     occ_ids = [e.occasion_id for e in evaluations]
     stages = dict(session.execute(select(Occasion.id, Occasion.stage)
-                                  .where(Occasion.id.in_(occ_ids))).tuples().all())
+                                  .where(Occasion.id.in_(occ_ids))).all())
     case_ids = {e.case_id for e in evaluations if e.case_id is not None}
     case_nos = dict(session.execute(select(Case.id, Case.case_no)
-                                    .where(Case.id.in_(case_ids))).tuples().all())
+                                    .where(Case.id.in_(case_ids))).all())
     bundle_ids = {e.bundle_id for e in evaluations if e.bundle_id is not None}
     bundle_nos = dict(session.execute(select(Bundle.id, Bundle.bundle_no)
-                                      .where(Bundle.id.in_(bundle_ids))).tuples().all())
+                                      .where(Bundle.id.in_(bundle_ids))).all())
     follow_ups = {f.evaluation_id: f for f in session.scalars(
         select(FollowUp).where(FollowUp.evaluation_id.in_(ids)))}
     out = []

@@ -57,7 +57,7 @@ class _Layer:
     data: dict[str, Any]
 
 
-# --- reading one file ------------------------------------------------------------------------
+# --- reading one file ----------------------------------------------------------------------------
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -98,15 +98,14 @@ def _read(path: Path) -> _Layer:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicyError(
-            f"政策配置文件 {path} 不存在", details={"file": str(path)}
-        ) from None
+        raise PolicyError(f"政策配置文件 {path} 不存在", details={"file": str(path)}) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(
             f"无法读取政策配置文件 {path}（须为 UTF-8 文本）：{exc}", details={"file": str(path)}
         ) from exc
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        # _StrictLoader is a SafeLoader: no arbitrary Python objects.
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark is not None else ""
@@ -143,7 +142,7 @@ def _read(path: Path) -> _Layer:
     return _Layer(name=data["name"], path=path, data=data)
 
 
-# --- finding files and following `extends` ----------------------------------------------------
+# --- finding files and following `extends` -------------------------------------------------------
 
 
 def _search_dirs() -> tuple[Path, ...]:
@@ -179,7 +178,7 @@ def _chain(first: _Layer, dirs: Sequence[Path]) -> list[_Layer]:
     return chain
 
 
-# --- merging with provenance -------------------------------------------------------------------
+# --- merging with provenance ---------------------------------------------------------------------
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -364,21 +363,34 @@ def _translate(
     )
 
 
-# --- public functions ------------------------------------------------------------------------------
+# --- public functions ----------------------------------------------------------------------------
 
 
-def _resolve(first: _Layer, dirs: Sequence[Path]) -> tuple[Profile, dict[str, str]]:
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved profile, the file of every key path, and the inheritance chain (child first)."""
+
+    profile: Profile
+    provenance: Mapping[str, str]
+    files: tuple[str, ...]
+
+
+def _resolve(first: _Layer, dirs: Sequence[Path]) -> Resolved:
     chain = _chain(first, dirs)
     merged, provenance = _merge(chain)
     try:
         profile = Profile.model_validate(merged)
     except ValidationError as exc:
         raise _translate(exc, provenance, chain) from None
-    return profile, _ordered(provenance, profile)
+    return Resolved(
+        profile=profile,
+        provenance=types.MappingProxyType(_ordered(provenance, profile)),
+        files=tuple(str(layer.path) for layer in chain),
+    )
 
 
 @lru_cache(maxsize=64)
-def _resolve_by_name(name: str, dirs: tuple[Path, ...]) -> tuple[Profile, dict[str, str]]:
+def _resolve_by_name(name: str, dirs: tuple[Path, ...]) -> Resolved:
     path = _find(name, dirs)
     if path is None:
         searched = "、".join(str(d) for d in dirs)
@@ -390,39 +402,32 @@ def _resolve_by_name(name: str, dirs: tuple[Path, ...]) -> tuple[Profile, dict[s
     return _resolve(_read(path), dirs)
 
 
+def resolve(name: str) -> Resolved:
+    """Profile ``name`` with its provenance and chain; cached until ``clear_cache()``."""
+    return _resolve_by_name(name, _search_dirs())
+
+
+def resolve_file(path: Path) -> Resolved:
+    """One file with its parents (looked up beside it first, then as usual). Not cached."""
+    path = Path(path)
+    return _resolve(_read(path), (path.resolve().parent, *_search_dirs()))
+
+
 def load_profile(name: str) -> Profile:
     """The resolved, validated profile ``name`` (P1); cached until ``clear_cache()``."""
-    return _resolve_by_name(name, _search_dirs())[0]
+    return resolve(name).profile
 
 
 def load_with_provenance(name: str) -> tuple[Profile, dict[str, str]]:
     """The profile and, for every resolved key path (``levels.5.score``, ``labels``…), the file
     it came from."""
-    profile, provenance = _resolve_by_name(name, _search_dirs())
-    return profile, dict(provenance)
+    resolved = resolve(name)
+    return resolved.profile, dict(resolved.provenance)
 
 
 def check_file(path: Path) -> Profile:
-    """Validate one file with its parents (looked up beside it first). Not cached."""
-    return check_file_with_provenance(path)[0]
-
-
-def check_file_with_provenance(path: Path) -> tuple[Profile, dict[str, str]]:
-    """``check_file`` with the provenance of every key."""
-    path = Path(path)
-    return _resolve(_read(path), (path.resolve().parent, *_search_dirs()))
-
-
-def chain_of(provenance: Mapping[str, str]) -> list[str]:
-    """The files of a provenance map, child first (the file of ``name`` is the child)."""
-    files: list[str] = []
-    child = provenance.get("name")
-    if child is not None:
-        files.append(child)
-    for source in provenance.values():
-        if source not in files:
-            files.append(source)
-    return files
+    """Validate one profile file including its parents; raises ``PolicyError``."""
+    return resolve_file(path).profile
 
 
 def available_profiles() -> list[str]:

@@ -30,7 +30,7 @@ class _Sum:
         self.points += points
 
     def tally(self) -> Tally:
-        average = round(self.points / self.transactions, 4) if self.transactions else None
+        average = self.points / self.transactions if self.transactions else None
         return Tally(evaluations=self.evaluations, transactions=self.transactions, average=average)
 
 

@@ -44,8 +44,16 @@ def make_catalog(session: Session) -> dict[str, Any]:
     paths: dict[str, str] = {}
     for code, name, level, parent, profile in REGIONS:
         paths[code] = (paths[parent] if parent else "/") + code + "/"
-        session.add(Region(code=code, name=name, level=level, parent_code=parent,
-                           path=paths[code], profile=profile))
+        session.add(
+            Region(
+                code=code,
+                name=name,
+                level=level,
+                parent_code=parent,
+                path=paths[code],
+                profile=profile,
+            )
+        )
         session.flush()
     lines = {c: BusinessLine(code=c, name=n) for c, n in (("L1", "公安"), ("L2", "不动产"))}
     session.add_all(lines.values())
@@ -73,8 +81,14 @@ def make_catalog(session: Session) -> dict[str, Any]:
         ("I-HB", "H1", "immediate", "window,online", 0),
         ("I-ZZ", "Z1", "immediate", "window,online", 0),
     ):
-        items[code] = ServiceItem(code=code, name=f"事项{code}", org_id=orgs[org].id, kind=kind,
-                                  handling=handling, promised_days=days)
+        items[code] = ServiceItem(
+            code=code,
+            name=f"事项{code}",
+            org_id=orgs[org].id,
+            kind=kind,
+            handling=handling,
+            promised_days=days,
+        )
     session.add_all(items.values())
     hall = Hall(code="HALL-RA", name="融安县政务服务中心", region_code="450224")
     session.add(hall)
@@ -86,11 +100,21 @@ def make_catalog(session: Session) -> dict[str, Any]:
     session.add_all(windows.values())
     session.flush()
     staff = {}
-    for code, org, window in (("S1", "O1", "W1"), ("S2", "O1", "W1"), ("S3", "O2", "W2"),
-                              ("S4", "O3", None), ("S5", "O4", None), ("SH", "H1", None),
-                              ("SZ", "Z1", None)):
-        staff[code] = Staff(code=code, name=f"工作人员{code}", org_id=orgs[org].id,
-                            window_id=windows[window].id if window else None)
+    for code, org, window in (
+        ("S1", "O1", "W1"),
+        ("S2", "O1", "W1"),
+        ("S3", "O2", "W2"),
+        ("S4", "O3", None),
+        ("S5", "O4", None),
+        ("SH", "H1", None),
+        ("SZ", "Z1", None),
+    ):
+        staff[code] = Staff(
+            code=code,
+            name=f"工作人员{code}",
+            org_id=orgs[org].id,
+            window_id=windows[window].id if window else None,
+        )
     session.add_all(staff.values())
     session.flush()
     return {"orgs": orgs, "items": items, "staff": staff, "lines": lines, "windows": windows}
@@ -101,8 +125,13 @@ def case_in(case_no: str, item: str = "I-IMM", **overrides: Any) -> CaseIn:
         "case_no": case_no,
         "item_code": item,
         "handling": "window",
-        "applicant": {"type": "person", "name": "张三丰", "id_type": "身份证",
-                      "id_no": "450224199001011234", "phone": "13812348000"},
+        "applicant": {
+            "type": "person",
+            "name": "张三丰",
+            "id_type": "身份证",
+            "id_no": "450224199001011234",
+            "phone": "13812348000",
+        },
         "accepted_at": T0,
         "completed_at": T0,
     }
@@ -110,10 +139,10 @@ def case_in(case_no: str, item: str = "I-IMM", **overrides: Any) -> CaseIn:
     return CaseIn.model_validate(data)
 
 
-def register(session: Session, case_no: str, item: str = "I-IMM", *, now: datetime = T0,
-             **overrides: Any) -> Case:
-    case, _ = cases.upsert_case(session=session, data=case_in(case_no, item, **overrides),
-                                now=now)
+def register(
+    session: Session, case_no: str, item: str = "I-IMM", *, now: datetime = T0, **overrides: Any
+) -> Case:
+    case, _ = cases.upsert_case(session=session, data=case_in(case_no, item, **overrides), now=now)
     return case
 
 
@@ -122,9 +151,21 @@ def occasions_of(session: Session, case: Case) -> list[Occasion]:
     return own or shared
 
 
-def rate(session: Session, occasion_id: int, level: int, *, now: datetime = T0,
-         channel: int = 4, labels: list[str] | None = None, text: str | None = None
-         ) -> Evaluation:
-    data = EvaluationIn(occasion_id=occasion_id, level=level, channel=channel,  # type: ignore[arg-type]
-                        label_codes=labels or [], text=text)
+def rate(
+    session: Session,
+    occasion_id: int,
+    level: int,
+    *,
+    now: datetime = T0,
+    channel: int = 4,
+    labels: list[str] | None = None,
+    text: str | None = None,
+) -> Evaluation:
+    data = EvaluationIn(
+        occasion_id=occasion_id,
+        level=level,
+        channel=channel,  # type: ignore[arg-type]
+        label_codes=labels or [],
+        text=text,
+    )
     return evaluations.submit(session=session, data=data, now=now)

@@ -29,8 +29,7 @@ def run_sweep(db: Database, now: datetime, *, batch: int = 500) -> SweepResult:
     total = SweepResult()
     while True:
         with db.transaction() as session:
-            result = deadlines.sweep_batch(session=session, now=now, handlers=HANDLERS,
-                                           limit=batch)
+            result = deadlines.sweep_batch(session=session, now=now, handlers=HANDLERS, limit=batch)
         for kind, n in result.processed.items():
             total.processed[kind] = total.processed.get(kind, 0) + n
         total.failed += result.failed

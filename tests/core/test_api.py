@@ -29,11 +29,20 @@ def client(committed_db: Database) -> Iterator[TestClient]:
 
 def case_body(case_no: str, **kw: Any) -> dict[str, Any]:
     body = {
-        "case_no": case_no, "item_code": "I-IMM", "handling": "window", "staff_code": "S1",
+        "case_no": case_no,
+        "item_code": "I-IMM",
+        "handling": "window",
+        "staff_code": "S1",
         "window_code": "W1",
-        "applicant": {"type": "person", "name": "李四", "id_type": "身份证",
-                      "id_no": "450224199001011234", "phone": "13812348000"},
-        "accepted_at": T0.isoformat(), "completed_at": T0.isoformat(),
+        "applicant": {
+            "type": "person",
+            "name": "李四",
+            "id_type": "身份证",
+            "id_no": "450224199001011234",
+            "phone": "13812348000",
+        },
+        "accepted_at": T0.isoformat(),
+        "completed_at": T0.isoformat(),
     }
     body.update(kw)
     return body
@@ -88,8 +97,9 @@ def test_concurrent_submissions_one_wins_others_409(client: TestClient) -> None:
 
     def send(level: int) -> None:
         barrier.wait()
-        r = client.post("/api/v1/evaluations",
-                        json={"occasion_id": oid, "level": level, "channel": 3})
+        r = client.post(
+            "/api/v1/evaluations", json={"occasion_id": oid, "level": level, "channel": 3}
+        )
         codes.append(r.status_code)
 
     threads = [threading.Thread(target=send, args=(3 + i % 3,)) for i in range(6)]
@@ -107,9 +117,11 @@ def test_concurrent_retries_with_one_key_store_one_evaluation(client: TestClient
 
     def send() -> None:
         barrier.wait()
-        r = client.post("/api/v1/evaluations", json={"occasion_id": oid, "level": 5,
-                                                     "channel": 1},
-                        headers={"Idempotency-Key": "same-key"})
+        r = client.post(
+            "/api/v1/evaluations",
+            json={"occasion_id": oid, "level": 5, "channel": 1},
+            headers={"Idempotency-Key": "same-key"},
+        )
         answers.append((r.status_code, r.json().get("id")))
 
     threads = [threading.Thread(target=send) for _ in range(4)]
@@ -126,12 +138,17 @@ def test_concurrent_retries_with_one_key_store_one_evaluation(client: TestClient
 def test_bulk_reports_each_item(client: TestClient) -> None:
     good = occasion_id(client, "API-6")
     bad_review = occasion_id(client, "API-7")
-    r = client.post("/api/v1/evaluations/bulk", json={"items": [
-        {"occasion_id": good, "level": 5, "channel": 4},
-        {"occasion_id": bad_review, "level": 1, "channel": 4},
-        {"occasion_id": good, "level": 4, "channel": 4},
-        {"case_no": "NO-SUCH", "level": 4, "channel": 4},
-    ]})
+    r = client.post(
+        "/api/v1/evaluations/bulk",
+        json={
+            "items": [
+                {"occasion_id": good, "level": 5, "channel": 4},
+                {"occasion_id": bad_review, "level": 1, "channel": 4},
+                {"occasion_id": good, "level": 4, "channel": 4},
+                {"case_no": "NO-SUCH", "level": 4, "channel": 4},
+            ]
+        },
+    )
     assert r.status_code == 200
     out = r.json()
     assert (out["accepted"], out["rejected"]) == (1, 3)
@@ -141,10 +158,13 @@ def test_bulk_reports_each_item(client: TestClient) -> None:
 
 def test_follow_up_and_lists(client: TestClient) -> None:
     oid = occasion_id(client, "API-8")
-    eid = client.post("/api/v1/evaluations",
-                      json={"occasion_id": oid, "level": 2, "label_codes": ["attitude.3"],
-                            "channel": 3}).json()["id"]
-    r = client.post(f"/api/v1/evaluations/{eid}/follow-up", json={"text": "已电话沟通", "channel": 6})
+    eid = client.post(
+        "/api/v1/evaluations",
+        json={"occasion_id": oid, "level": 2, "label_codes": ["attitude.3"], "channel": 3},
+    ).json()["id"]
+    r = client.post(
+        f"/api/v1/evaluations/{eid}/follow-up", json={"text": "已电话沟通", "channel": 6}
+    )
     assert r.status_code == 201
     r = client.post(f"/api/v1/evaluations/{eid}/follow-up", json={"text": "再次", "channel": 6})
     assert r.status_code == 409 and r.json()["code"] == "follow_up_exists"
@@ -161,19 +181,39 @@ def test_follow_up_and_lists(client: TestClient) -> None:
     [
         ("post", "/api/v1/cases", {"case_no": "X"}, 422, "invalid_request"),
         ("post", "/api/v1/cases", None, 422, "invalid_request"),
-        ("post", "/api/v1/evaluations", {"occasion_id": 999999, "level": 5, "channel": 4},
-         404, "occasion_not_found"),
-        ("post", "/api/v1/evaluations", {"occasion_id": 1, "level": 9, "channel": 4},
-         422, "invalid_request"),
-        ("post", "/api/v1/evaluations", {"occasion_id": 1, "level": 5, "channel": 99},
-         422, "invalid_request"),
+        (
+            "post",
+            "/api/v1/evaluations",
+            {"occasion_id": 999999, "level": 5, "channel": 4},
+            404,
+            "occasion_not_found",
+        ),
+        (
+            "post",
+            "/api/v1/evaluations",
+            {"occasion_id": 1, "level": 9, "channel": 4},
+            422,
+            "invalid_request",
+        ),
+        (
+            "post",
+            "/api/v1/evaluations",
+            {"occasion_id": 1, "level": 5, "channel": 99},
+            422,
+            "invalid_request",
+        ),
         ("get", "/api/v1/cases/NOPE", None, 404, "case_not_found"),
         ("get", "/api/v1/scores?dimension=planet", None, 422, "invalid_request"),
         ("get", "/api/v1/scores?dimension=region&region=999999", None, 404, "region_not_found"),
         ("get", "/api/v1/evaluations?org=NOPE", None, 404, "org_not_found"),
         ("get", "/api/v1/nowhere", None, 404, "not_found"),
-        ("post", "/api/v1/evaluations/1/follow-up", {"text": "x", "channel": 1}, 404,
-         "evaluation_not_found"),
+        (
+            "post",
+            "/api/v1/evaluations/1/follow-up",
+            {"text": "x", "channel": 1},
+            404,
+            "evaluation_not_found",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(

@@ -74,21 +74,30 @@ def test_C6_one_follow_up_within_its_window(session: Session, cat: object) -> No
     e = rate(session, oid, 3)
     data = FollowUpIn(text="补充：取号等候较久", channel=2)  # type: ignore[arg-type]
     with pytest.raises(DomainError) as err:
-        evaluations.follow_up(session=session, evaluation_id=e.id, data=data,
-                              now=T0 + timedelta(days=400))
+        evaluations.follow_up(
+            session=session, evaluation_id=e.id, data=data, now=T0 + timedelta(days=400)
+        )
     assert err.value.code == "follow_up_window_closed"
-    fu = evaluations.follow_up(session=session, evaluation_id=e.id, data=data,
-                               now=T0 + timedelta(days=1))
+    fu = evaluations.follow_up(
+        session=session, evaluation_id=e.id, data=data, now=T0 + timedelta(days=1)
+    )
     assert fu.text == "补充：取号等候较久"
     with pytest.raises(DomainError) as err:
-        evaluations.follow_up(session=session, evaluation_id=e.id, data=data,
-                              now=T0 + timedelta(days=2))
+        evaluations.follow_up(
+            session=session, evaluation_id=e.id, data=data, now=T0 + timedelta(days=2)
+        )
     assert err.value.code == "follow_up_exists" and err.value.status_code == 409
 
 
 def test_rating_by_case_number_and_stage(session: Session, cat: object) -> None:
-    register(session, "BY-NO", "I-PRO", staff_code="S1", completed_at=T0 + timedelta(days=1),
-             now=T0 + timedelta(days=1))
+    register(
+        session,
+        "BY-NO",
+        "I-PRO",
+        staff_code="S1",
+        completed_at=T0 + timedelta(days=1),
+        now=T0 + timedelta(days=1),
+    )
     from haochaping.evaluations.schemas import EvaluationIn
 
     e = evaluations.submit(

@@ -29,8 +29,14 @@ def test_C1_promised_case_is_rated_at_acceptance_and_completion(
 ) -> None:
     case = register(session, "C1-PRO", "I-PRO", staff_code="S1", completed_at=None)
     assert [o.stage for o in occasions_of(session, case)] == ["accept"]
-    register(session, "C1-PRO", "I-PRO", staff_code="S1", completed_at=T0 + timedelta(days=3),
-             now=T0 + timedelta(days=3))
+    register(
+        session,
+        "C1-PRO",
+        "I-PRO",
+        staff_code="S1",
+        completed_at=T0 + timedelta(days=3),
+        now=T0 + timedelta(days=3),
+    )
     assert [o.stage for o in occasions_of(session, case)] == ["accept", "complete"]
 
 

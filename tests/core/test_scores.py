@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from haochaping.deadlines import service as deadlines
 from haochaping.scores import service as scores
 from haochaping.scores.schemas import Dimension, ScoreRow
 from haochaping.sweeper import HANDLERS
-from haochaping.deadlines import service as deadlines
 from tests.factories import T0, make_catalog, occasions_of, rate, register
 
 

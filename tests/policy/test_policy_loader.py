@@ -79,7 +79,8 @@ def test_p1_a_duration_is_one_value_half_of_one_is_refused(write_profile: Write)
 def test_p1_hcp_policy_dir_wins_over_packaged(write_profile: Write, policy_dir: Path) -> None:
     packaged = load_profile("guangxi").version
     path = write_profile(
-        "guangxi", "extends: national\ndefault_rating: {level: 4, delay: {amount: 3, unit: hours}}\n"
+        "guangxi",
+        "extends: national\ndefault_rating: {level: 4, delay: {amount: 3, unit: hours}}\n",
     )
     clear_cache()
     profile, provenance = load_with_provenance("guangxi")
@@ -145,7 +146,8 @@ def test_p1_unknown_key_names_file_and_key(write_profile: Write) -> None:
 def test_p1_wrong_type_names_file_and_key(write_profile: Write) -> None:
     path = write_profile(
         "county",
-        "extends: guangxi\ndefault_rating: {level: 5, delay: {amount: seven, unit: natural_days}}\n",
+        "extends: guangxi\n"
+        "default_rating: {level: 5, delay: {amount: seven, unit: natural_days}}\n",
     )
     error = refused("county")
     assert str(path) in error.message
@@ -169,8 +171,11 @@ def test_p1_bad_boolean(write_profile: Write) -> None:
     ("body", "key", "reason"),
     [
         ("levels:\n  6: {name: 超级满意, score: 12}\n", "levels", "1 到 5"),
-        ("default_rating: {level: 9, delay: {amount: 7, unit: natural_days}}\n",
-         "default_rating.level", "不能大于 5"),
+        (
+            "default_rating: {level: 9, delay: {amount: 7, unit: natural_days}}\n",
+            "default_rating.level",
+            "不能大于 5",
+        ),
         ("bad_levels: [1, 7]\n", "bad_levels", "差评等级 7"),
         ("levels:\n  3: {score: -1}\n", "levels.3.score", "不能小于 0"),
     ],
@@ -215,17 +220,17 @@ def test_p1_root_profile_missing_values(write_profile: Write) -> None:
     ("text", "words"),
     [
         ('name: county\ntitle: x\nversion: "1"\nextends: [national\n', ["不是合法的 YAML", "行"]),
-        ('name: county\ntitle: x\nversion: "1"\nextends: national\nextends: guangxi\n',
-         ["重复出现", "extends"]),
+        (
+            'name: county\ntitle: x\nversion: "1"\nextends: national\nextends: guangxi\n',
+            ["重复出现", "extends"],
+        ),
         ("- just\n- a list\n", ["键值映射"]),
-        ('name: county\ntitle: x\nextends: national\n', ["version", "必须自己写明"]),
-        ('name: county\ntitle: x\nversion: 2024.1\nextends: national\n', ["version", "加引号"]),
+        ("name: county\ntitle: x\nextends: national\n", ["version", "必须自己写明"]),
+        ("name: county\ntitle: x\nversion: 2024.1\nextends: national\n", ["version", "加引号"]),
         ('name: other\ntitle: x\nversion: "1"\nextends: national\n', ["name", "文件名"]),
     ],
 )
-def test_p1_malformed_files_are_refused(
-    write_profile: Write, text: str, words: list[str]
-) -> None:
+def test_p1_malformed_files_are_refused(write_profile: Write, text: str, words: list[str]) -> None:
     path = write_profile("county", text, header=False)
     error = refused("county")
     assert str(path) in error.message

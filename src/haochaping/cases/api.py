@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from haochaping.cases import service
@@ -18,11 +19,15 @@ router = APIRouter(tags=["办件 cases"])
 
 
 class CaseDetail(CaseOut):
-    evaluations: list[EvaluationOut] = []
+    evaluations: list[EvaluationOut] = Field(default_factory=list)
 
 
-@router.post("/cases", response_model=CaseOut, summary="登记或更新办件（按办件编号幂等）",
-             responses={201: {"description": "新登记"}, 200: {"description": "已更新"}})
+@router.post(
+    "/cases",
+    response_model=CaseOut,
+    summary="登记或更新办件（按办件编号幂等）",
+    responses={201: {"description": "新登记"}, 200: {"description": "已更新"}},
+)
 def upsert_case(data: CaseIn, session: SessionDep, now: NowDep, response: Response) -> CaseOut:
     case, created = service.upsert_case(session=session, data=data, now=now)
     out = _case_out(session, case)
@@ -36,36 +41,62 @@ def upsert_case(data: CaseIn, session: SessionDep, now: NowDep, response: Respon
 def read_case(case_no: str, session: SessionDep) -> CaseDetail:
     case = service.get_case(session=session, case_no=case_no)
     out = _case_out(session, case)
-    return CaseDetail(**out.model_dump(),
-                      evaluations=evaluations.evaluations_of_case(session=session, case=case))
+    return CaseDetail(
+        **out.model_dump(), evaluations=evaluations.evaluations_of_case(session=session, case=case)
+    )
 
 
 def _occasion_out(o: Occasion) -> OccasionOut:
     return OccasionOut(
-        id=o.id, stage=o.stage, rates_staff=o.rates_staff, on_site=o.on_site, credited=o.credited,
-        opens_at=o.opens_at, rate_until=o.rate_until, default_due=o.default_due,
-        window_estimated=o.window_estimated, status=o.status, profile_name=o.profile_name,
+        id=o.id,
+        stage=o.stage,
+        rates_staff=o.rates_staff,
+        on_site=o.on_site,
+        credited=o.credited,
+        opens_at=o.opens_at,
+        rate_until=o.rate_until,
+        default_due=o.default_due,
+        window_estimated=o.window_estimated,
+        status=o.status,
+        profile_name=o.profile_name,
     )
 
 
 def _case_out(session: Session, case: Case) -> CaseOut:
-    codes = catalog.codes_for_case(session=session, item_id=case.item_id, org_id=case.org_id,
-                                   hall_id=case.hall_id, window_id=case.window_id,
-                                   staff_id=case.staff_id)
+    codes = catalog.codes_for_case(
+        session=session,
+        item_id=case.item_id,
+        org_id=case.org_id,
+        hall_id=case.hall_id,
+        window_id=case.window_id,
+        staff_id=case.staff_id,
+    )
     own, shared = service.case_occasions(session=session, case=case)
     bundle_no = service.bundle_no(session=session, case=case)
     return CaseOut(
-        case_no=case.case_no, item_code=codes["item"] or "", org_code=codes["org"] or "",
-        region_code=case.region_code, hall_code=codes["hall"], window_code=codes["window"],
+        case_no=case.case_no,
+        item_code=codes["item"] or "",
+        org_code=codes["org"] or "",
+        region_code=case.region_code,
+        hall_code=codes["hall"],
+        window_code=codes["window"],
         staff_code=codes["staff"],
         # C9: personal data leaves the system masked.
-        applicant=ApplicantOut(type=case.applicant_type, name=mask_name(case.applicant_name),
-                               id_type=case.applicant_id_type,
-                               id_no=mask_id_no(case.applicant_id_no),
-                               phone=mask_phone(case.applicant_phone)),
-        kind=case.kind, handling=case.handling, accepted_at=case.accepted_at,
-        approved_at=case.approved_at, delivered_at=case.delivered_at,
-        completed_at=case.completed_at, bundle_no=bundle_no, batch_size=case.batch_size,
+        applicant=ApplicantOut(
+            type=case.applicant_type,
+            name=mask_name(case.applicant_name),
+            id_type=case.applicant_id_type,
+            id_no=mask_id_no(case.applicant_id_no),
+            phone=mask_phone(case.applicant_phone),
+        ),
+        kind=case.kind,
+        handling=case.handling,
+        accepted_at=case.accepted_at,
+        approved_at=case.approved_at,
+        delivered_at=case.delivered_at,
+        completed_at=case.completed_at,
+        bundle_no=bundle_no,
+        batch_size=case.batch_size,
         profile_name=case.profile_name,
         occasions=[_occasion_out(o) for o in own],
         bundle_occasions=[_occasion_out(o) for o in shared],

@@ -80,9 +80,7 @@ def plan_bundle(members: list[Case]) -> list[PlannedOccasion]:
         times: list[datetime | None] = [getattr(m, attr) for m in members]
         if all(t is not None for t in times):
             opens = max(t for t in times if t is not None)
-            planned.append(
-                PlannedOccasion(stage, opens, False, on_site, stage == Stage.overall)
-            )
+            planned.append(PlannedOccasion(stage, opens, False, on_site, stage == Stage.overall))
     return planned
 
 

@@ -90,5 +90,5 @@ class CaseOut(BaseModel):
     batch_size: int
     profile_name: str
     created: bool = False
-    occasions: list[OccasionOut] = []
-    bundle_occasions: list[OccasionOut] = []
+    occasions: list[OccasionOut] = Field(default_factory=list)
+    bundle_occasions: list[OccasionOut] = Field(default_factory=list)

@@ -32,7 +32,9 @@ class OccasionContext:
 
 
 def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case, bool]:
-    """Register or update a case by ``case_no`` and derive its occasions. Returns (case, created)."""
+    """Register or update a case by ``case_no`` and derive its occasions (C1-C4).
+
+    Returns the case and whether it was created."""
     item = catalog.get_item(session=session, code=data.item_code)
     org = (
         catalog.get_org(session=session, code=data.org_code)
@@ -50,8 +52,11 @@ def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case,
     if data.staff_code:
         staff = catalog.get_staff(session=session, code=data.staff_code)
         if staff.org_id != org.id:
-            raise InvalidInput("staff_not_in_org", "工作人员不属于该办件的办理机构",
-                               details={"staff_code": data.staff_code})
+            raise InvalidInput(
+                "staff_not_in_org",
+                "工作人员不属于该办件的办理机构",
+                details={"staff_code": data.staff_code},
+            )
         staff_id = staff.id
     handling_allowed = item.handling.split(",")
     if data.handling.value not in handling_allowed:
@@ -99,11 +104,16 @@ def _checked_stamps(
     data: CaseIn, now: datetime
 ) -> tuple[datetime, datetime | None, datetime | None, datetime | None]:
     accepted = ensure_aware(data.accepted_at)
-    rest = [ensure_aware(t) if t else None for t in
-            (data.approved_at, data.delivered_at, data.completed_at)]
+    rest = [
+        ensure_aware(t) if t else None
+        for t in (data.approved_at, data.delivered_at, data.completed_at)
+    ]
     errors = []
-    for name, value in zip(("accepted_at", "approved_at", "delivered_at", "completed_at"),
-                           (accepted, *rest), strict=True):
+    for name, value in zip(
+        ("accepted_at", "approved_at", "delivered_at", "completed_at"),
+        (accepted, *rest),
+        strict=True,
+    ):
         if value is not None and value > now + CLOCK_SKEW:
             errors.append({"field": name, "message": "时间不能晚于当前时间"})
         if value is not None and name != "accepted_at" and value < accepted:
@@ -117,8 +127,12 @@ def _bundle(session: Session, data: CaseIn, profile_name: str, now: datetime) ->
     assert data.bundle_no is not None
     bundle = session.scalar(select(Bundle).where(Bundle.bundle_no == data.bundle_no))
     if bundle is None:
-        bundle = Bundle(bundle_no=data.bundle_no, name=data.bundle_name or "",
-                        profile_name=profile_name, created_at=now)
+        bundle = Bundle(
+            bundle_no=data.bundle_no,
+            name=data.bundle_name or "",
+            profile_name=profile_name,
+            created_at=now,
+        )
         session.add(bundle)
         session.flush()
     elif data.bundle_name:
@@ -127,22 +141,37 @@ def _bundle(session: Session, data: CaseIn, profile_name: str, now: datetime) ->
 
 
 def _sync_occasions(session: Session, case: Case) -> None:
-    existing = {o.stage: o for o in session.scalars(
-        select(Occasion).where(Occasion.case_id == case.id))}
+    existing = {
+        o.stage: o for o in session.scalars(select(Occasion).where(Occasion.case_id == case.id))
+    }
     for plan in occ.plan_case(case):
-        _apply_plan(session, existing.get(plan.stage.value), plan, case.profile_name,
-                    case_id=case.id, bundle_id=None,
-                    staff_id=case.staff_id if plan.rates_staff else None)
+        _apply_plan(
+            session,
+            existing.get(plan.stage.value),
+            plan,
+            case.profile_name,
+            case_id=case.id,
+            bundle_id=None,
+            staff_id=case.staff_id if plan.rates_staff else None,
+        )
 
 
 def _sync_bundle_occasions(session: Session, bundle_id: int) -> None:
     bundle = session.get_one(Bundle, bundle_id)
     members = list(session.scalars(select(Case).where(Case.bundle_id == bundle_id)))
-    existing = {o.stage: o for o in session.scalars(
-        select(Occasion).where(Occasion.bundle_id == bundle_id))}
+    existing = {
+        o.stage: o for o in session.scalars(select(Occasion).where(Occasion.bundle_id == bundle_id))
+    }
     for plan in occ.plan_bundle(members):
-        _apply_plan(session, existing.get(plan.stage.value), plan, bundle.profile_name,
-                    case_id=None, bundle_id=bundle_id, staff_id=None)
+        _apply_plan(
+            session,
+            existing.get(plan.stage.value),
+            plan,
+            bundle.profile_name,
+            case_id=None,
+            bundle_id=bundle_id,
+            staff_id=None,
+        )
 
 
 def _apply_plan(
@@ -163,11 +192,20 @@ def _apply_plan(
             current.staff_id, current.rates_staff = staff_id, plan.rates_staff
         return
     profile = policy.get_profile(name=profile_name)
-    window = occ.rating_window(calendar=occ.work_calendar(session), profile=profile,
-                               opens_at=plan.opens_at, on_site=plan.on_site)
+    window = occ.rating_window(
+        calendar=occ.work_calendar(session),
+        profile=profile,
+        opens_at=plan.opens_at,
+        on_site=plan.on_site,
+    )
     if current is None:
-        current = Occasion(case_id=case_id, bundle_id=bundle_id, stage=plan.stage.value,
-                           profile_name=profile_name, status=OccasionStatus.open.value)
+        current = Occasion(
+            case_id=case_id,
+            bundle_id=bundle_id,
+            stage=plan.stage.value,
+            profile_name=profile_name,
+            status=OccasionStatus.open.value,
+        )
         session.add(current)
     current.rates_staff, current.staff_id = plan.rates_staff, staff_id
     current.on_site, current.credited = plan.on_site, plan.credited
@@ -175,11 +213,21 @@ def _apply_plan(
     current.default_due, current.window_estimated = window.default_due, window.estimated
     session.flush()
     if window.default_due is not None:
-        deadlines.schedule(session=session, kind=occ.DEFAULT_KIND, subject_id=current.id,
-                           due_at=window.default_due, estimated=window.estimated)
+        deadlines.schedule(
+            session=session,
+            kind=occ.DEFAULT_KIND,
+            subject_id=current.id,
+            due_at=window.default_due,
+            estimated=window.estimated,
+        )
     else:
-        deadlines.schedule(session=session, kind=occ.CLOSE_KIND, subject_id=current.id,
-                           due_at=window.rate_until, estimated=window.estimated)
+        deadlines.schedule(
+            session=session,
+            kind=occ.CLOSE_KIND,
+            subject_id=current.id,
+            due_at=window.rate_until,
+            estimated=window.estimated,
+        )
 
 
 def get_case(*, session: Session, case_no: str) -> Case:
@@ -191,12 +239,16 @@ def get_case(*, session: Session, case_no: str) -> Case:
 
 def case_occasions(*, session: Session, case: Case) -> tuple[list[Occasion], list[Occasion]]:
     """The case's own occasions, and its bundle's when it belongs to one."""
-    own = list(session.scalars(
-        select(Occasion).where(Occasion.case_id == case.id).order_by(Occasion.id)))
+    own = list(
+        session.scalars(select(Occasion).where(Occasion.case_id == case.id).order_by(Occasion.id))
+    )
     shared: list[Occasion] = []
     if case.bundle_id is not None:
-        shared = list(session.scalars(
-            select(Occasion).where(Occasion.bundle_id == case.bundle_id).order_by(Occasion.id)))
+        shared = list(
+            session.scalars(
+                select(Occasion).where(Occasion.bundle_id == case.bundle_id).order_by(Occasion.id)
+            )
+        )
     return own, shared
 
 
@@ -205,11 +257,14 @@ def occasion_context(*, session: Session, occasion_id: int, lock: bool = False) 
     query = select(Occasion).where(Occasion.id == occasion_id)
     occasion = session.scalar(query.with_for_update() if lock else query)
     if occasion is None:
-        raise NotFound("occasion_not_found", "未找到该评价场次", details={"occasion_id": occasion_id})
+        raise NotFound(
+            "occasion_not_found", "未找到该评价场次", details={"occasion_id": occasion_id}
+        )
     if occasion.case_id is not None:
         return OccasionContext(occasion, session.get_one(Case, occasion.case_id), ())
     members = session.scalars(
-        select(Case).where(Case.bundle_id == occasion.bundle_id).order_by(Case.id)).all()
+        select(Case).where(Case.bundle_id == occasion.bundle_id).order_by(Case.id)
+    ).all()
     return OccasionContext(occasion, None, members)
 
 
@@ -222,8 +277,11 @@ def find_occasion(*, session: Session, case_no: str, stage: str | None) -> Occas
         for o in candidates:
             if o.stage == stage:
                 return o
-        raise NotFound("occasion_not_found", "该办件没有此环节的评价场次",
-                       details={"case_no": case_no, "stage": stage})
+        raise NotFound(
+            "occasion_not_found",
+            "该办件没有此环节的评价场次",
+            details={"case_no": case_no, "stage": stage},
+        )
     open_ones = [o for o in candidates if o.status == OccasionStatus.open.value]
     if open_ones:
         preferred = [o for o in open_ones if o.stage == Stage.overall.value] or open_ones

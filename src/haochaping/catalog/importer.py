@@ -268,6 +268,8 @@ class _Errors:
 
 
 def _cell_text(value: object) -> str:
+    if isinstance(value, str):
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -314,11 +316,10 @@ def _read_table(
         return
     sheet = _Sheet(sheet_index, sheet_name, display)
     for number, raw in enumerate(iterator, start=2):
-        values = {
-            col: _cell_text(raw[i])
-            for i, col in enumerate(columns)
-            if col is not None and i < len(raw) and _cell_text(raw[i])
-        }
+        values: dict[str, str] = {}
+        for col, cell in zip(columns, raw, strict=False):
+            if col is not None and (text := _cell_text(cell)):
+                values[col] = text
         if not values:
             continue
         written = values.get("type")
@@ -378,6 +379,15 @@ _MODELS: dict[RecordType, type[Any]] = {
 }
 
 
+def _length_limit(kind: RecordType, column: str) -> int | None:
+    column_type = _MODELS[kind].__table__.c[column].type
+    return column_type.length if isinstance(column_type, String) else None
+
+
+# The longest code and name each table takes, read from the models.
+_LIMITS = {(k, c): _length_limit(k, c) for k in RecordType for c in ("code", "name")}
+
+
 def level_of_code(code: str) -> RegionLevel | None:
     """The level a GB/T 2260 code (12 digits below county) has by its shape; None if malformed."""
     if not code.isascii() or not code.isdigit():
@@ -400,10 +410,8 @@ def _check_fields(row: _Row, errors: _Errors, profiles: frozenset[str]) -> None:
     for column in _REQUIRED[row.type]:
         if not row.get(column):
             errors.on(row, column, "必填项为空")
-    table = _MODELS[row.type].__table__
     for column in ("code", "name"):
-        column_type = table.c[column].type
-        limit = column_type.length if isinstance(column_type, String) else None
+        limit = _LIMITS[row.type, column]
         value = row.values.get(column, "")
         if limit is not None and len(value) > limit:
             errors.on(row, column, f"长度 {len(value)} 超过上限 {limit} 个字符")

@@ -103,8 +103,11 @@ def codes_for_case(
 ) -> dict[str, str | None]:
     """The public codes of the catalogue rows a case points to."""
     pairs: list[tuple[str, type[Any], int | None]] = [
-        ("item", ServiceItem, item_id), ("org", Organization, org_id), ("hall", Hall, hall_id),
-        ("window", Window, window_id), ("staff", Staff, staff_id),
+        ("item", ServiceItem, item_id),
+        ("org", Organization, org_id),
+        ("hall", Hall, hall_id),
+        ("window", Window, window_id),
+        ("staff", Staff, staff_id),
     ]
     out: dict[str, str | None] = {}
     for name, model, ident in pairs:

@@ -23,8 +23,15 @@ def serve(
     if upgrade:
         migrate.upgrade_head(get_settings().database_url)
     console.print(f"服务地址 http://{host}:{port}/docs")
-    uvicorn.run("haochaping.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=False)
+    uvicorn.run(
+        "haochaping.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def tick(

@@ -85,8 +85,13 @@ def sweep_batch(
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if row.attempts >= MAX_ATTEMPTS:
                 row.status = DeadlineStatus.failed.value
-            log.error("deadline %s #%s failed (attempt %s): %s", row.kind, row.id,
-                      row.attempts, row.last_error)
+            log.error(
+                "deadline %s #%s failed (attempt %s): %s",
+                row.kind,
+                row.id,
+                row.attempts,
+                row.last_error,
+            )
             result.failed += 1
             continue
         row.status = DeadlineStatus.done.value
@@ -99,8 +104,10 @@ def sweep_batch(
 def pending_count(*, session: Session, now: datetime | None = None) -> int:
     from sqlalchemy import func
 
-    query = select(func.count()).select_from(Deadline).where(
-        Deadline.status == DeadlineStatus.pending.value
+    query = (
+        select(func.count())
+        .select_from(Deadline)
+        .where(Deadline.status == DeadlineStatus.pending.value)
     )
     if now is not None:
         query = query.where(Deadline.due_at <= now)

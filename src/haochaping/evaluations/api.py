@@ -28,9 +28,13 @@ router = APIRouter(tags=["评价 evaluations"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-@router.post("/evaluations", response_model=EvaluationOut, status_code=201,
-             summary="提交评价（同一评价场次只能评价一次；支持 Idempotency-Key 重试）",
-             responses={409: {"description": "already_evaluated"}})
+@router.post(
+    "/evaluations",
+    response_model=EvaluationOut,
+    status_code=201,
+    summary="提交评价（同一评价场次只能评价一次；支持 Idempotency-Key 重试）",
+    responses={409: {"description": "already_evaluated"}},
+)
 def submit_evaluation(
     data: EvaluationIn, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -50,20 +54,23 @@ def submit_evaluation(
         return JSONResponse(answer.body, status_code=answer.status_code)
     payload = data.model_dump(mode="json")
     try:
-        answer = service.run_idempotent(session=session, key=idempotency_key, payload=payload,
-                                        now=now, work=work)
+        answer = service.run_idempotent(
+            session=session, key=idempotency_key, payload=payload, now=now, work=work
+        )
         session.commit()
     except IntegrityError:
         # A twin request with the same key committed first: answer as it did.
         session.rollback()
-        answer = service.run_idempotent(session=session, key=idempotency_key, payload=payload,
-                                        now=now, work=work)
+        answer = service.run_idempotent(
+            session=session, key=idempotency_key, payload=payload, now=now, work=work
+        )
         session.rollback()
     return JSONResponse(answer.body, status_code=answer.status_code)
 
 
-@router.post("/evaluations/bulk", response_model=BulkOut,
-             summary="批量提交评价（逐条校验，逐条返回结果）")
+@router.post(
+    "/evaluations/bulk", response_model=BulkOut, summary="批量提交评价（逐条校验，逐条返回结果）"
+)
 def bulk_evaluations(data: BulkIn, session: SessionDep, now: NowDep) -> BulkOut:
     results = service.bulk_submit(session=session, items=data.items, now=now)
     session.commit()
@@ -71,15 +78,20 @@ def bulk_evaluations(data: BulkIn, session: SessionDep, now: NowDep) -> BulkOut:
     return BulkOut(accepted=accepted, rejected=len(results) - accepted, results=results)
 
 
-@router.post("/evaluations/{evaluation_id}/follow-up", response_model=FollowUpOut,
-             status_code=201, summary="追加评价（每条评价限一次）")
+@router.post(
+    "/evaluations/{evaluation_id}/follow-up",
+    response_model=FollowUpOut,
+    status_code=201,
+    summary="追加评价（每条评价限一次）",
+)
 def add_follow_up(
     evaluation_id: int, data: FollowUpIn, session: SessionDep, now: NowDep
 ) -> FollowUpOut:
     row = service.follow_up(session=session, evaluation_id=evaluation_id, data=data, now=now)
     session.commit()
-    return FollowUpOut(text=row.text, label_codes=row.label_codes, channel=row.channel,
-                       created_at=row.created_at)
+    return FollowUpOut(
+        text=row.text, label_codes=row.label_codes, channel=row.channel, created_at=row.created_at
+    )
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut, summary="查询一条评价")
@@ -106,12 +118,18 @@ def list_evaluations(
     from haochaping.clock import ensure_aware
 
     filters = service.EvaluationFilter(
-        case_no=case_no, org_code=org, region_code=region, staff_code=staff, level=level,
+        case_no=case_no,
+        org_code=org,
+        region_code=region,
+        staff_code=staff,
+        level=level,
         channel=int(channel) if channel is not None else None,
         date_from=ensure_aware(date_from) if date_from else None,
         date_to=ensure_aware(date_to) if date_to else None,
-        is_default=is_default, is_bad=is_bad,
+        is_default=is_default,
+        is_bad=is_bad,
     )
-    total, items = service.list_evaluations(session=session, filters=filters, page=page,
-                                            page_size=page_size)
+    total, items = service.list_evaluations(
+        session=session, filters=filters, page=page, page_size=page_size
+    )
     return EvaluationPage(total=total, page=page, page_size=page_size, items=items)

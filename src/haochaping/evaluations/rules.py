@@ -18,8 +18,11 @@ def check_open(occasion: Occasion, profile: Profile, now: datetime) -> None:
             details={"occasion_id": occasion.id},
         )
     if now < occasion.opens_at:
-        raise InvalidInput("occasion_not_open_yet", "该环节尚未办理，暂不能评价",
-                           details={"opens_at": occasion.opens_at.isoformat()})
+        raise InvalidInput(
+            "occasion_not_open_yet",
+            "该环节尚未办理，暂不能评价",
+            details={"opens_at": occasion.opens_at.isoformat()},
+        )
     if occasion.status == OccasionStatus.expired.value or now > occasion.rate_until:
         if occasion.on_site and profile.supplementary_window is not None:
             window = profile.supplementary_window.describe()
@@ -49,12 +52,19 @@ def check_content(
             details={"labels": unknown, "level": level, "catalogue": profile.labels.version},
         )
     if len(set(label_codes)) != len(label_codes):
-        raise InvalidInput("label_duplicate", "评价内容不能重复选择", details={"labels": label_codes})
+        raise InvalidInput(
+            "label_duplicate", "评价内容不能重复选择", details={"labels": label_codes}
+        )
     if follow_up:
         if not label_codes and not text:
             raise InvalidInput("follow_up_empty", "追加评价请填写意见或选择评价内容")
         return
-    if profile.bad_review_requires_reason and profile.is_bad(level) and not label_codes and not text:
+    if (
+        profile.bad_review_requires_reason
+        and profile.is_bad(level)
+        and not label_codes
+        and not text
+    ):
         raise InvalidInput(
             "bad_review_reason_required",
             "评价为“不满意”或“非常不满意”时，请至少选择一项评价内容或填写意见",

@@ -37,16 +37,26 @@ def submit(*, session: Session, data: EvaluationIn, now: datetime) -> Evaluation
     occasion_id = data.occasion_id
     if occasion_id is None:
         assert data.case_no is not None
-        occasion_id = cases.find_occasion(session=session, case_no=data.case_no,
-                                          stage=data.stage).id
+        occasion_id = cases.find_occasion(
+            session=session, case_no=data.case_no, stage=data.stage
+        ).id
     ctx = cases.occasion_context(session=session, occasion_id=occasion_id)
     profile = policy.get_profile(name=ctx.occasion.profile_name)
     rules.check_open(ctx.occasion, profile, now)
     rules.check_content(profile, data.level, data.label_codes, data.text, follow_up=False)
     supplementary = ctx.occasion.on_site and local_date(now) > local_date(ctx.occasion.opens_at)
-    return _store(session, ctx, profile, level=data.level, label_codes=data.label_codes,
-                  text=data.text, channel=int(data.channel), is_default=False,
-                  supplementary=supplementary, rated_at=now)
+    return _store(
+        session,
+        ctx,
+        profile,
+        level=data.level,
+        label_codes=data.label_codes,
+        text=data.text,
+        channel=int(data.channel),
+        is_default=False,
+        supplementary=supplementary,
+        rated_at=now,
+    )
 
 
 def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
@@ -61,8 +71,18 @@ def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
         cases.mark_occasion(session=session, occasion=ctx.occasion, status=OccasionStatus.expired)
         return
     rated_at = ctx.occasion.default_due or ctx.occasion.rate_until
-    _store(session, ctx, profile, level=profile.default_rating.level, label_codes=[], text=None,
-           channel=None, is_default=True, supplementary=False, rated_at=rated_at)
+    _store(
+        session,
+        ctx,
+        profile,
+        level=profile.default_rating.level,
+        label_codes=[],
+        text=None,
+        channel=None,
+        is_default=True,
+        supplementary=False,
+        rated_at=rated_at,
+    )
 
 
 def _store(
@@ -80,11 +100,20 @@ def _store(
 ) -> Evaluation:
     occasion = ctx.occasion
     evaluation = Evaluation(
-        occasion_id=occasion.id, case_id=occasion.case_id, bundle_id=occasion.bundle_id,
-        level=level, score=profile.score_of(level), is_bad=profile.is_bad(level),
-        label_codes=list(label_codes), text=text or None, channel=channel,
-        is_default=is_default, supplementary=supplementary, profile_name=profile.name,
-        profile_version=profile.version, labels_version=profile.labels.version,
+        occasion_id=occasion.id,
+        case_id=occasion.case_id,
+        bundle_id=occasion.bundle_id,
+        level=level,
+        score=profile.score_of(level),
+        is_bad=profile.is_bad(level),
+        label_codes=list(label_codes),
+        text=text or None,
+        channel=channel,
+        is_default=is_default,
+        supplementary=supplementary,
+        profile_name=profile.name,
+        profile_version=profile.version,
+        labels_version=profile.labels.version,
         rated_at=rated_at,
     )
     try:
@@ -93,8 +122,11 @@ def _store(
             session.flush()
     except IntegrityError as exc:
         # C1: a concurrent submission for the same occasion won.
-        raise Conflict("already_evaluated", "该办件此环节已评价，每个评价场次只能评价一次",
-                       details={"occasion_id": occasion.id}) from exc
+        raise Conflict(
+            "already_evaluated",
+            "该办件此环节已评价，每个评价场次只能评价一次",
+            details={"occasion_id": occasion.id},
+        ) from exc
     status = OccasionStatus.defaulted if is_default else OccasionStatus.rated
     cases.mark_occasion(session=session, occasion=occasion, status=status)
     if occasion.credited:
@@ -120,20 +152,28 @@ def _credits(
     for org_id, member in by_org.items():
         org = catalog.get_org_by_id(session=session, org_id=org_id)
         weight = member.batch_size if profile.scoring.batch_counts_each_transaction else 1
-        credits.append(Credit(
-            evaluation_id=evaluation.id,
-            staff_id=occasion.staff_id if occasion.rates_staff else None,
-            org_id=org_id, line_id=org.line_id, region_code=member.region_code,
-            item_id=member.item_id, channel=evaluation.channel, weight=weight,
-            score=evaluation.score, level=evaluation.level, is_default=evaluation.is_default,
-            counts_for_units=counts, shared=len(by_org) > 1, rated_at=evaluation.rated_at,
-        ))
+        credits.append(
+            Credit(
+                evaluation_id=evaluation.id,
+                staff_id=occasion.staff_id if occasion.rates_staff else None,
+                org_id=org_id,
+                line_id=org.line_id,
+                region_code=member.region_code,
+                item_id=member.item_id,
+                channel=evaluation.channel,
+                weight=weight,
+                score=evaluation.score,
+                level=evaluation.level,
+                is_default=evaluation.is_default,
+                counts_for_units=counts,
+                shared=len(by_org) > 1,
+                rated_at=evaluation.rated_at,
+            )
+        )
     return credits
 
 
-def follow_up(
-    *, session: Session, evaluation_id: int, data: FollowUpIn, now: datetime
-) -> FollowUp:
+def follow_up(*, session: Session, evaluation_id: int, data: FollowUpIn, now: datetime) -> FollowUp:
     """C6: one follow-up per evaluation, within the profile's follow-up window."""
     evaluation = session.get(Evaluation, evaluation_id)
     if evaluation is None:
@@ -143,8 +183,9 @@ def follow_up(
     profile = policy.get_profile(name=evaluation.profile_name)
     if profile.follow_up_window is None:
         raise InvalidInput("follow_up_disabled", "本地区未开通追加评价")
-    due = add_duration(session=session, start=evaluation.rated_at,
-                       duration=profile.follow_up_window)
+    due = add_duration(
+        session=session, start=evaluation.rated_at, duration=profile.follow_up_window
+    )
     if now > due.at:
         raise InvalidInput(
             "follow_up_window_closed",
@@ -152,15 +193,21 @@ def follow_up(
             details={"until": due.at.isoformat()},
         )
     rules.check_content(profile, evaluation.level, data.label_codes, data.text, follow_up=True)
-    row = FollowUp(evaluation_id=evaluation.id, text=data.text or None,
-                   label_codes=list(data.label_codes), channel=int(data.channel), created_at=now)
+    row = FollowUp(
+        evaluation_id=evaluation.id,
+        text=data.text or None,
+        label_codes=list(data.label_codes),
+        channel=int(data.channel),
+        created_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
     except IntegrityError as exc:
-        raise Conflict("follow_up_exists", "该评价已追加过一次，不能再次追加",
-                       details={"id": evaluation_id}) from exc
+        raise Conflict(
+            "follow_up_exists", "该评价已追加过一次，不能再次追加", details={"id": evaluation_id}
+        ) from exc
     return row
 
 
@@ -175,8 +222,15 @@ def bulk_submit(
             with session.begin_nested():
                 evaluation = submit(session=session, data=item, now=now)
         except DomainError as exc:
-            results.append(BulkItemResult(index=index, accepted=False, code=exc.code,
-                                          message=exc.message, details=exc.details))
+            results.append(
+                BulkItemResult(
+                    index=index,
+                    accepted=False,
+                    code=exc.code,
+                    message=exc.message,
+                    details=exc.details,
+                )
+            )
             continue
         results.append(BulkItemResult(index=index, accepted=True, evaluation_id=evaluation.id))
     return results
@@ -201,8 +255,9 @@ def replay(*, session: Session, key: str, payload_hash: str) -> StoredAnswer | N
     if record is None:
         return None
     if record.request_hash != payload_hash:
-        raise Conflict("idempotency_key_reused", "该幂等键已用于另一个不同的请求",
-                       details={"key": key})
+        raise Conflict(
+            "idempotency_key_reused", "该幂等键已用于另一个不同的请求", details={"key": key}
+        )
     return StoredAnswer(record.status_code, record.response)
 
 
@@ -210,9 +265,15 @@ def remember(
     *, session: Session, key: str, payload_hash: str, answer: StoredAnswer, now: datetime
 ) -> None:
     """Store the answer with the work; a concurrent twin makes this flush fail."""
-    session.add(IdempotencyRecord(key=key, request_hash=payload_hash,
-                                  status_code=answer.status_code, response=answer.body,
-                                  created_at=now))
+    session.add(
+        IdempotencyRecord(
+            key=key,
+            request_hash=payload_hash,
+            status_code=answer.status_code,
+            response=answer.body,
+            created_at=now,
+        )
+    )
     session.flush()
 
 
@@ -260,22 +321,28 @@ def list_evaluations(
         case = cases.get_case(session=session, case_no=filters.case_no)
         query = query.join(Occasion, Occasion.id == Evaluation.occasion_id).where(
             (Evaluation.case_id == case.id)
-            | ((Occasion.bundle_id == case.bundle_id) & (Occasion.bundle_id.is_not(None))))
+            | ((Occasion.bundle_id == case.bundle_id) & (Occasion.bundle_id.is_not(None)))
+        )
     credit_conds = []
     if filters.org_code:
-        credit_conds.append(Credit.org_id == catalog.get_org(session=session,
-                                                             code=filters.org_code).id)
+        credit_conds.append(
+            Credit.org_id == catalog.get_org(session=session, code=filters.org_code).id
+        )
     if filters.staff_code:
-        credit_conds.append(Credit.staff_id == catalog.get_staff(session=session,
-                                                                 code=filters.staff_code).id)
+        credit_conds.append(
+            Credit.staff_id == catalog.get_staff(session=session, code=filters.staff_code).id
+        )
     if filters.region_code:
         codes = catalog.subtree_codes(session=session, code=filters.region_code)
         credit_conds.append(Credit.region_code.in_(codes))
     if credit_conds:
         query = query.where(exists().where(Credit.evaluation_id == Evaluation.id, *credit_conds))
-    for column, value in ((Evaluation.level, filters.level), (Evaluation.channel, filters.channel),
-                          (Evaluation.is_default, filters.is_default),
-                          (Evaluation.is_bad, filters.is_bad)):
+    for column, value in (
+        (Evaluation.level, filters.level),
+        (Evaluation.channel, filters.channel),
+        (Evaluation.is_default, filters.is_default),
+        (Evaluation.is_bad, filters.is_bad),
+    ):
         if value is not None:
             query = query.where(column == value)
     if filters.date_from is not None:
@@ -283,8 +350,11 @@ def list_evaluations(
     if filters.date_to is not None:
         query = query.where(Evaluation.rated_at < filters.date_to)
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = session.scalars(query.order_by(Evaluation.rated_at.desc(), Evaluation.id.desc())
-                           .offset((page - 1) * page_size).limit(page_size)).all()
+    rows = session.scalars(
+        query.order_by(Evaluation.rated_at.desc(), Evaluation.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
     return total, describe(session=session, evaluations=list(rows))
 
 
@@ -294,31 +364,54 @@ def describe(*, session: Session, evaluations: list[Evaluation]) -> list[Evaluat
         return []
     ids = [e.id for e in evaluations]
     occ_ids = [e.occasion_id for e in evaluations]
-    stages = dict(session.execute(select(Occasion.id, Occasion.stage)
-                                  .where(Occasion.id.in_(occ_ids))).all())
+    stages = dict(
+        session.execute(select(Occasion.id, Occasion.stage).where(Occasion.id.in_(occ_ids))).all()
+    )
     case_ids = {e.case_id for e in evaluations if e.case_id is not None}
-    case_nos = dict(session.execute(select(Case.id, Case.case_no)
-                                    .where(Case.id.in_(case_ids))).all())
+    case_nos = dict(
+        session.execute(select(Case.id, Case.case_no).where(Case.id.in_(case_ids))).all()
+    )
     bundle_ids = {e.bundle_id for e in evaluations if e.bundle_id is not None}
-    bundle_nos = dict(session.execute(select(Bundle.id, Bundle.bundle_no)
-                                      .where(Bundle.id.in_(bundle_ids))).all())
-    follow_ups = {f.evaluation_id: f for f in session.scalars(
-        select(FollowUp).where(FollowUp.evaluation_id.in_(ids)))}
+    bundle_nos = dict(
+        session.execute(select(Bundle.id, Bundle.bundle_no).where(Bundle.id.in_(bundle_ids))).all()
+    )
+    follow_ups = {
+        f.evaluation_id: f
+        for f in session.scalars(select(FollowUp).where(FollowUp.evaluation_id.in_(ids)))
+    }
     out = []
     for e in evaluations:
         profile = policy.get_profile(name=e.profile_name)
         fu = follow_ups.get(e.id)
-        out.append(EvaluationOut(
-            id=e.id, occasion_id=e.occasion_id,
-            case_no=case_nos.get(e.case_id) if e.case_id else None,
-            bundle_no=bundle_nos.get(e.bundle_id) if e.bundle_id else None,
-            stage=stages[e.occasion_id], level=e.level, level_name=profile.levels[e.level].name,
-            score=e.score, is_bad=e.is_bad, label_codes=e.label_codes, text=e.text,
-            channel=e.channel, is_default=e.is_default, supplementary=e.supplementary,
-            profile_name=e.profile_name, profile_version=e.profile_version, rated_at=e.rated_at,
-            follow_up=FollowUpOut(text=fu.text, label_codes=fu.label_codes, channel=fu.channel,
-                                  created_at=fu.created_at) if fu else None,
-        ))
+        out.append(
+            EvaluationOut(
+                id=e.id,
+                occasion_id=e.occasion_id,
+                case_no=case_nos.get(e.case_id) if e.case_id else None,
+                bundle_no=bundle_nos.get(e.bundle_id) if e.bundle_id else None,
+                stage=stages[e.occasion_id],
+                level=e.level,
+                level_name=profile.levels[e.level].name,
+                score=e.score,
+                is_bad=e.is_bad,
+                label_codes=e.label_codes,
+                text=e.text,
+                channel=e.channel,
+                is_default=e.is_default,
+                supplementary=e.supplementary,
+                profile_name=e.profile_name,
+                profile_version=e.profile_version,
+                rated_at=e.rated_at,
+                follow_up=FollowUpOut(
+                    text=fu.text,
+                    label_codes=fu.label_codes,
+                    channel=fu.channel,
+                    created_at=fu.created_at,
+                )
+                if fu
+                else None,
+            )
+        )
     return out
 
 
@@ -332,6 +425,7 @@ def get_evaluation(*, session: Session, evaluation_id: int) -> EvaluationOut:
 def evaluations_of_case(*, session: Session, case: Case) -> list[EvaluationOut]:
     own, shared = cases.case_occasions(session=session, case=case)
     occ_ids = [o.id for o in own + shared]
-    rows = session.scalars(select(Evaluation).where(Evaluation.occasion_id.in_(occ_ids))
-                           .order_by(Evaluation.id)).all()
+    rows = session.scalars(
+        select(Evaluation).where(Evaluation.occasion_id.in_(occ_ids)).order_by(Evaluation.id)
+    ).all()
     return describe(session=session, evaluations=list(rows))

@@ -356,9 +356,10 @@ def _translate(
             reason = f"键{reason}"
         key = override or ".".join(str(part) for part in loc) or "（整个配置）"
         problems.append({"file": _source_of(key, provenance, chain), "key": key, "reason": reason})
-    lines = "；".join(f"文件 {p['file']} 的配置项 {p['key']}：{p['reason']}" for p in problems)
+    lines = [f"文件 {p['file']} 的配置项 {p['key']}：{p['reason']}" for p in problems]
+    text = lines[0] if len(lines) == 1 else "".join(f"\n  - {line}" for line in lines)
     return PolicyError(
-        f"政策配置 “{chain[0].name}” 无效：{lines}",
+        f"政策配置 “{chain[0].name}” 无效：{text}",
         details={"profile": chain[0].name, "errors": problems},
     )
 

@@ -86,8 +86,13 @@ def compute_scores(
     ancestors = _ancestor_map(regions) if dimension is Dimension.region else None
 
     grouped = session.execute(
-        select(key, Credit.is_default, func.count(), func.sum(Credit.weight),
-               func.sum(Credit.score * Credit.weight))
+        select(
+            key,
+            Credit.is_default,
+            func.count(),
+            func.sum(Credit.weight),
+            func.sum(Credit.score * Credit.weight),
+        )
         .where(Credit.shared.is_(False), *conds)
         .group_by(key, Credit.is_default)
     ).all()
@@ -98,8 +103,9 @@ def compute_scores(
     # Evaluations credited to several organisations (a bundle's overall score, C2) count once
     # per unit, however many of their credits fall inside it.
     shared = session.execute(
-        select(Credit.evaluation_id, key, Credit.is_default, Credit.weight, Credit.score)
-        .where(Credit.shared.is_(True), *conds)
+        select(Credit.evaluation_id, key, Credit.is_default, Credit.weight, Credit.score).where(
+            Credit.shared.is_(True), *conds
+        )
     ).all()
     seen: set[tuple[int, Any]] = set()
     for evaluation_id, unit_key, is_default, weight, score in shared:
@@ -133,8 +139,16 @@ def _rows(
         both = _Sum()
         for part in (unit.active, unit.default):
             both.add(part.evaluations, part.transactions, part.points)
-        rows.append(ScoreRow(code=code, name=name, level=level, all=both.tally(),
-                             active=unit.active.tally(), default=unit.default.tally()))
+        rows.append(
+            ScoreRow(
+                code=code,
+                name=name,
+                level=level,
+                all=both.tally(),
+                active=unit.active.tally(),
+                default=unit.default.tally(),
+            )
+        )
     return rows
 
 
@@ -144,8 +158,12 @@ def _names(
     ids = list(keys)
     if dimension is Dimension.region:
         return {c: (c, regions[c].name, regions[c].level) for c in ids if c in regions}
-    model: Any = {Dimension.staff: Staff, Dimension.org: Organization,
-                  Dimension.line: BusinessLine, Dimension.item: ServiceItem}[dimension]
+    model: Any = {
+        Dimension.staff: Staff,
+        Dimension.org: Organization,
+        Dimension.line: BusinessLine,
+        Dimension.item: ServiceItem,
+    }[dimension]
     rows = session.execute(select(model.id, model.code, model.name).where(model.id.in_(ids)))
     return {i: (code, name, None) for i, code, name in rows}
 

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from haochaping.catalog.models import Region
+from haochaping.cli import common
 from haochaping.cli.policy import app
 from haochaping.config import get_settings
 from haochaping.db import Database
@@ -17,7 +18,10 @@ from haochaping.policy.loader import PACKAGED_DIR
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("COLUMNS", "200")  # one table row per line
+    # One table row per line. COLUMNS alone is not enough: the consoles are created at import,
+    # and pytest-xdist workers start with COLUMNS=80, which Rich then keeps as a fixed width.
+    for shared in (common.console, common.err_console):
+        monkeypatch.setattr(shared, "_width", 200)
     return CliRunner()
 
 

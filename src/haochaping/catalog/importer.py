@@ -294,26 +294,29 @@ def _read_table(
         return
     columns: list[str | None] = []
     display: dict[str, str] = {}
-    probe = _Sheet(sheet_index, sheet_name, display)
+    problems: list[str] = []
     for cell in header:
         text = _cell_text(cell)
         canonical = _COLUMN_ALIASES.get(text.lower()) if text else None
         if text and canonical is None:
-            errors.add(probe, 1, None, f"无法识别的列名“{text}”")
+            problems.append(f"无法识别的列名“{text}”")
         elif canonical is not None and canonical in display:
-            errors.add(probe, 1, None, f"列“{text}”与列“{display[canonical]}”重复")
+            problems.append(f"列“{text}”与列“{display[canonical]}”重复")
             canonical = None
         elif canonical is not None:
             display[canonical] = text
         columns.append(canonical)
-    if not any(columns) and all(not _cell_text(c) for c in header):
+    probe = _Sheet(sheet_index, sheet_name, display)
+    if not any(_cell_text(c) for c in header):
         if any(any(_cell_text(c) for c in r) for r in iterator):
             errors.add(probe, 1, None, "第 1 行应为表头")
         return
     if sheet_type is None and "type" not in display:
         where = f"工作表“{sheet_name}”" if sheet_name else "文件"
-        errors.add(probe, 1, None, f"{where}缺少“type”（类型）列，且不以类型命名")
+        errors.add(probe, 1, None, f"{where}缺少“type”（类型）列，也不以类型命名")
         return
+    for problem in problems:
+        errors.add(probe, 1, None, problem)
     sheet = _Sheet(sheet_index, sheet_name, display)
     for number, raw in enumerate(iterator, start=2):
         values: dict[str, str] = {}

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from haochaping.errors import DomainError
 from haochaping.evaluations import service
-from haochaping.evaluations.models import Channel
+from haochaping.evaluations.models import Channel, Evaluation
 from haochaping.evaluations.schemas import (
     BulkIn,
     BulkOut,
@@ -44,14 +45,14 @@ def submit_evaluation(
                 evaluation = service.submit(session=session, data=data, now=now)
         except DomainError as exc:
             return service.StoredAnswer(exc.status_code, exc.as_dict())
-        out = service.describe(session=session, evaluations=[evaluation])[0]
-        return service.StoredAnswer(201, out.model_dump(mode="json"))
+        return service.StoredAnswer(201, _body(session, evaluation))
 
     if idempotency_key is None:
-        answer = work()
-        if answer.status_code == 201:
-            session.commit()
-        return JSONResponse(answer.body, status_code=answer.status_code)
+        # No answer to remember: a refusal simply leaves the transaction uncommitted.
+        evaluation = service.submit(session=session, data=data, now=now)
+        body = _body(session, evaluation)
+        session.commit()
+        return JSONResponse(body, status_code=201)
     payload = data.model_dump(mode="json")
     try:
         answer = service.run_idempotent(
@@ -66,6 +67,11 @@ def submit_evaluation(
         )
         session.rollback()
     return JSONResponse(answer.body, status_code=answer.status_code)
+
+
+def _body(session: Session, evaluation: Evaluation) -> dict[str, Any]:
+    out = service.describe(session=session, evaluations=[evaluation], fresh=True)[0]
+    return out.model_dump(mode="json")
 
 
 @router.post(

@@ -358,27 +358,30 @@ def list_evaluations(
     return total, describe(session=session, evaluations=list(rows))
 
 
-def describe(*, session: Session, evaluations: list[Evaluation]) -> list[EvaluationOut]:
-    """API view of evaluations, with stage, case or bundle number and follow-up."""
+def describe(
+    *, session: Session, evaluations: list[Evaluation], fresh: bool = False
+) -> list[EvaluationOut]:
+    """API view of evaluations, with stage, case or bundle number and follow-up. ``fresh``
+    evaluations were just stored in this session: their rows are at hand and have no follow-up."""
     if not evaluations:
         return []
-    ids = [e.id for e in evaluations]
-    occ_ids = [e.occasion_id for e in evaluations]
-    stages = dict(
-        session.execute(select(Occasion.id, Occasion.stage).where(Occasion.id.in_(occ_ids))).all()
-    )
-    case_ids = {e.case_id for e in evaluations if e.case_id is not None}
-    case_nos = dict(
-        session.execute(select(Case.id, Case.case_no).where(Case.id.in_(case_ids))).all()
-    )
-    bundle_ids = {e.bundle_id for e in evaluations if e.bundle_id is not None}
-    bundle_nos = dict(
-        session.execute(select(Bundle.id, Bundle.bundle_no).where(Bundle.id.in_(bundle_ids))).all()
-    )
-    follow_ups = {
-        f.evaluation_id: f
-        for f in session.scalars(select(FollowUp).where(FollowUp.evaluation_id.in_(ids)))
-    }
+    if fresh:
+        stages = {
+            e.occasion_id: session.get_one(Occasion, e.occasion_id).stage for e in evaluations
+        }
+        case_nos = {
+            e.case_id: session.get_one(Case, e.case_id).case_no
+            for e in evaluations
+            if e.case_id is not None
+        }
+        bundle_nos = {
+            e.bundle_id: session.get_one(Bundle, e.bundle_id).bundle_no
+            for e in evaluations
+            if e.bundle_id is not None
+        }
+        follow_ups: dict[int, FollowUp] = {}
+    else:
+        stages, case_nos, bundle_nos, follow_ups = _related(session, evaluations)
     out = []
     for e in evaluations:
         profile = policy.get_profile(name=e.profile_name)
@@ -413,6 +416,37 @@ def describe(*, session: Session, evaluations: list[Evaluation]) -> list[Evaluat
             )
         )
     return out
+
+
+def _related(
+    session: Session, evaluations: list[Evaluation]
+) -> tuple[dict[int, str], dict[int, str], dict[int, str], dict[int, FollowUp]]:
+    ids = [e.id for e in evaluations]
+    occ_ids = [e.occasion_id for e in evaluations]
+    stages = dict(
+        session.execute(select(Occasion.id, Occasion.stage).where(Occasion.id.in_(occ_ids))).all()
+    )
+    case_ids = {e.case_id for e in evaluations if e.case_id is not None}
+    case_nos = (
+        dict(session.execute(select(Case.id, Case.case_no).where(Case.id.in_(case_ids))).all())
+        if case_ids
+        else {}
+    )
+    bundle_ids = {e.bundle_id for e in evaluations if e.bundle_id is not None}
+    bundle_nos = (
+        dict(
+            session.execute(
+                select(Bundle.id, Bundle.bundle_no).where(Bundle.id.in_(bundle_ids))
+            ).all()
+        )
+        if bundle_ids
+        else {}
+    )
+    follow_ups = {
+        f.evaluation_id: f
+        for f in session.scalars(select(FollowUp).where(FollowUp.evaluation_id.in_(ids)))
+    }
+    return stages, case_nos, bundle_nos, follow_ups
 
 
 def get_evaluation(*, session: Session, evaluation_id: int) -> EvaluationOut:

@@ -17,7 +17,7 @@ from tests.catalog.catalog_helpers import EXAMPLE, table_counts, write_csv
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """A fresh SQLite file that the command opens through ``HCP_DATABASE_URL``."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     db = Database(url)
@@ -35,22 +35,22 @@ def _counts(db: Database) -> dict[str, int]:
         return table_counts(session)
 
 
-def test_import_prints_a_summary_and_commits(database: Database) -> None:
+def test_import_prints_a_summary_and_commits(cli_db: Database) -> None:
     result = CliRunner().invoke(app, ["import", str(EXAMPLE)])
 
     assert result.exit_code == 0, result.output
     assert "目录导入完成" in result.output and "共 29 行" in result.output
     assert "行政区划" in result.output and "人员" in result.output
-    assert _counts(database)["regions"] == 5
-    assert _counts(database)["staff"] == 5
+    assert _counts(cli_db)["regions"] == 5
+    assert _counts(cli_db)["staff"] == 5
 
     again = CliRunner().invoke(app, ["import", str(EXAMPLE)])
     assert again.exit_code == 0, again.output
-    assert _counts(database)["staff"] == 5
+    assert _counts(cli_db)["staff"] == 5
 
 
 def test_a_bad_file_lists_every_error_exits_1_and_loads_nothing(
-    database: Database, tmp_path: Path
+    cli_db: Database, tmp_path: Path
 ) -> None:
     rows = [
         {"type": "region", "code": "450000", "name": "广西壮族自治区", "profile": "guangxi"},
@@ -77,10 +77,10 @@ def test_a_bad_file_lists_every_error_exits_1_and_loads_nothing(
     assert "承诺件的承诺时限必须大于 0 天" in result.output
     assert "未导入任何数据" in result.output
     assert "Traceback" not in result.output
-    assert set(_counts(database).values()) == {0}
+    assert set(_counts(cli_db).values()) == {0}
 
 
-def test_an_unsupported_file_is_refused_in_chinese(database: Database, tmp_path: Path) -> None:
+def test_an_unsupported_file_is_refused_in_chinese(cli_db: Database, tmp_path: Path) -> None:
     path = tmp_path / "catalog.json"
     path.write_text("{}", encoding="utf-8")
     result = CliRunner().invoke(app, ["import", str(path)])

@@ -40,8 +40,8 @@ def test_p1_show_profile_lists_every_key_with_its_file(runner: CliRunner) -> Non
     assert "融政监管字〔2021〕2号" in out
     report = row(out, "work_order.report")
     assert "2个工作日" in report and "rongan.yaml" in report
-    register = row(out, "work_order.register")
-    assert "当日" in register and "rongan.yaml" in register
+    registration = row(out, "work_order.registration")
+    assert "当日" in registration and "rongan.yaml" in registration
     default = row(out, "default_rating.level")
     assert "5（非常满意）" in default and "guangxi.yaml" in default
     assert "7个自然日" in row(out, "default_rating.delay")

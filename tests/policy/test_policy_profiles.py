@@ -120,14 +120,14 @@ def test_c7_rongan_inherits_the_guangxi_default() -> None:
 def test_f5_rongan_overrides_the_work_order_deadlines_in_working_days() -> None:
     profile, provenance = load_with_provenance("rongan")
     wo = profile.work_order
-    assert wo.register == working(0)
+    assert wo.registration == working(0)
     assert wo.revisit == working(0)
     assert wo.report == working(2)
     assert wo.report_upward == working(4)
     assert wo.appeal == working(1)
     assert wo.appeal_review == working(0)
     assert wo.rectify == working(2)  # RA 附件3 "2个工作日内整改完毕"
-    for step in ("register", "revisit", "report", "report_upward", "appeal", "appeal_review"):
+    for step in ("registration", "revisit", "report", "report_upward", "appeal", "appeal_review"):
         assert source(provenance, f"work_order.{step}") == "rongan.yaml"
     # Everything else is Guangxi's or the national default.
     assert source(provenance, "text_review.window") == "guangxi.yaml"

@@ -224,7 +224,7 @@ class _Sheet:
 
 @dataclass
 class _Row:
-    """One data row, validated in place: parsed values and whether it is still usable."""
+    """One data row: its raw values by canonical column, and what validation parsed from them."""
 
     type: RecordType
     sheet: _Sheet

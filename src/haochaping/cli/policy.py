@@ -35,7 +35,7 @@ _MEANINGS = {
     "rating_window": "评价开放期限（无默认评价时）",
     "text_review.window": "差评文字审核时限",
     "text_review.silence_means_approved": "逾期未审核视为同意",
-    "work_order.register": "差评登记时限",
+    "work_order.registration": "差评登记时限",
     "work_order.verify": "核实时限",
     "work_order.revisit": "回访时限",
     "work_order.rectify": "整改时限",

@@ -88,7 +88,7 @@ class WorkOrderDeadlines(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    register: Duration | None = None
+    registration: Duration | None = None
     verify: Duration | None = None
     revisit: Duration | None = None
     rectify: Duration | None = None

@@ -92,3 +92,24 @@ def test_case_times_are_checked(session: Session, cat: object) -> None:
     with pytest.raises(DomainError) as err:
         register(session, "BAD-STAFF", staff_code="S3")
     assert err.value.code == "staff_not_in_org"
+
+
+def test_P2_window_across_a_year_without_schedule_is_flagged(session: Session, cat: object) -> None:
+    late_december = T0.replace(month=12, day=29)
+    case = register(
+        session,
+        "P2-2027",
+        "I-ZZ",
+        staff_code="SZ",
+        accepted_at=late_december,
+        completed_at=late_december,
+        now=late_december,
+    )
+    occ = occasions_of(session, case)[0]
+    assert occ.window_estimated is True
+    from sqlalchemy import select
+
+    from haochaping.deadlines.models import Deadline
+
+    row = session.scalar(select(Deadline).where(Deadline.subject_id == occ.id))
+    assert row is not None and row.estimated is True and row.kind == "occasion.close"

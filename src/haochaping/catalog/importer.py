@@ -32,7 +32,7 @@ from haochaping.catalog.models import (
 )
 from haochaping.db import Base
 from haochaping.errors import InvalidInput
-from haochaping.policy.loader import available_profiles
+from haochaping.policy import service as policy
 
 Progress = Callable[[int, int], None]
 
@@ -184,7 +184,7 @@ _PROGRESS_STEP = 1000
 
 def known_profiles() -> frozenset[str]:
     """Names a region's ``profile`` may take: the policy profile files found (P1)."""
-    return frozenset(available_profiles())
+    return frozenset(policy.profile_names())
 
 
 # --------------------------------------------------------------------------- results and errors

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from haochaping.catalog.models import Region
 from haochaping.errors import NotFound
-from haochaping.policy.loader import load_profile
+from haochaping.policy.loader import available_profiles, load_profile
 from haochaping.policy.schemas import Profile
 
 # The root profile: what a region uses when neither it nor any ancestor names one.
@@ -49,3 +49,8 @@ def profile_name_for_region(*, session: Session, region_code: str) -> str:
 def profile_for_region(*, session: Session, region_code: str) -> Profile:
     """P1: the resolved profile that applies in ``region_code``."""
     return get_profile(name=profile_name_for_region(session=session, region_code=region_code))
+
+
+def profile_names() -> list[str]:
+    """Names of the profiles that can be used (P1)."""
+    return available_profiles()

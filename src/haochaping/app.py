@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haochaping import __version__, sweeper
@@ -80,6 +81,13 @@ def create_app(
             for e in exc.errors()
         ]
         return _error(422, "invalid_request", "请求内容不符合要求，请检查后重试", details)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (out-of-range number, NUL character…) is the
+        # client's mistake, not a server failure; nothing was stored.
+        log.warning("refused a value the database cannot store: %s", type(exc.orig).__name__)
+        return _error(422, "invalid_value", "提交的内容包含无法保存的字符或数值，请检查后重试")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

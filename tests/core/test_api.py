@@ -209,6 +209,28 @@ def test_follow_up_and_lists(client: TestClient) -> None:
         ("get", "/api/v1/nowhere", None, 404, "not_found"),
         (
             "post",
+            "/api/v1/cases",
+            {**case_body("NUL\x00"), "case_no": "A\x00B"},
+            422,
+            "invalid_request",
+        ),
+        (
+            "post",
+            "/api/v1/evaluations",
+            {"occasion_id": 2**40, "level": 5, "channel": 4},
+            422,
+            "invalid_request",
+        ),
+        ("get", "/api/v1/evaluations/99999999999999", None, 422, "invalid_request"),
+        (
+            "post",
+            "/api/v1/evaluations",
+            {"case_no": "X", "level": 5, "channel": 4, "extra": 1},
+            422,
+            "invalid_request",
+        ),
+        (
+            "post",
             "/api/v1/evaluations/1/follow-up",
             {"text": "x", "channel": 1},
             404,

@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from haochaping.cases.models import ApplicantType
 from haochaping.catalog.models import Handling, ItemKind
+from haochaping.inputs import InputModel
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
-class ApplicantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApplicantIn(InputModel):
     type: ApplicantType = ApplicantType.person
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     id_type: Annotated[str, StringConstraints(max_length=20)] | None = None
@@ -23,10 +22,8 @@ class ApplicantIn(BaseModel):
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9\-]{5,20}$")] | None = None
 
 
-class CaseIn(BaseModel):
+class CaseIn(InputModel):
     """A case as a business system sends it; upserted by ``case_no``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     case_no: Code
     item_code: Code

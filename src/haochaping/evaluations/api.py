@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from haochaping.web import NowDep, PageDep, PageSizeDep, SessionDep
 
 router = APIRouter(tags=["评价 evaluations"])
 
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -91,7 +92,7 @@ def bulk_evaluations(data: BulkIn, session: SessionDep, now: NowDep) -> BulkOut:
     summary="追加评价（每条评价限一次）",
 )
 def add_follow_up(
-    evaluation_id: int, data: FollowUpIn, session: SessionDep, now: NowDep
+    evaluation_id: RowId, data: FollowUpIn, session: SessionDep, now: NowDep
 ) -> FollowUpOut:
     row = service.follow_up(session=session, evaluation_id=evaluation_id, data=data, now=now)
     session.commit()
@@ -101,7 +102,7 @@ def add_follow_up(
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut, summary="查询一条评价")
-def read_evaluation(evaluation_id: int, session: SessionDep) -> EvaluationOut:
+def read_evaluation(evaluation_id: RowId, session: SessionDep) -> EvaluationOut:
     return service.get_evaluation(session=session, evaluation_id=evaluation_id)
 
 

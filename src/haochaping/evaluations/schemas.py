@@ -5,19 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from haochaping.evaluations.models import Channel
+from haochaping.inputs import InputModel
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 
 
-class EvaluationIn(BaseModel):
+class EvaluationIn(InputModel):
     """Rate one occasion: by its id, or by case number and stage."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    occasion_id: int | None = None
+    occasion_id: int | None = Field(None, ge=1, le=2**31 - 1)
     case_no: str | None = Field(None, max_length=64)
     stage: str | None = Field(None, description="accept/approve/deliver/complete/overall")
     level: int = Field(ge=1, le=5, description="5 = 非常满意 … 1 = 非常不满意")
@@ -34,9 +33,7 @@ class EvaluationIn(BaseModel):
         return self
 
 
-class FollowUpIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FollowUpIn(InputModel):
     text: Text | None = None
     label_codes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         default_factory=list, max_length=30
@@ -79,9 +76,7 @@ class EvaluationPage(BaseModel):
     items: list[EvaluationOut]
 
 
-class BulkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BulkIn(InputModel):
     items: list[EvaluationIn] = Field(min_length=1, max_length=5000)
 
 

@@ -28,6 +28,7 @@ from haochaping.scores.api import router as scores_router
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {
+    400: ("bad_request", "请求格式不正确"),
     404: ("not_found", "请求的地址不存在"),
     405: ("method_not_allowed", "不支持该请求方法"),
     413: ("payload_too_large", "请求内容过大"),

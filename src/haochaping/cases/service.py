@@ -252,16 +252,20 @@ def case_occasions(*, session: Session, case: Case) -> tuple[list[Occasion], lis
     return own, shared
 
 
-def occasion_context(*, session: Session, occasion_id: int, lock: bool = False) -> OccasionContext:
-    """The occasion with its case, or its bundle's member cases."""
-    query = select(Occasion).where(Occasion.id == occasion_id)
-    occasion = session.scalar(query.with_for_update() if lock else query)
-    if occasion is None:
+def occasion_context(*, session: Session, occasion_id: int) -> OccasionContext:
+    """The occasion with its case (one query), or its bundle's member cases."""
+    row = session.execute(
+        select(Occasion, Case)
+        .outerjoin(Case, Case.id == Occasion.case_id)
+        .where(Occasion.id == occasion_id)
+    ).first()
+    if row is None:
         raise NotFound(
             "occasion_not_found", "未找到该评价场次", details={"occasion_id": occasion_id}
         )
-    if occasion.case_id is not None:
-        return OccasionContext(occasion, session.get_one(Case, occasion.case_id), ())
+    occasion, case = row
+    if case is not None:
+        return OccasionContext(occasion, case, ())
     members = session.scalars(
         select(Case).where(Case.bundle_id == occasion.bundle_id).order_by(Case.id)
     ).all()

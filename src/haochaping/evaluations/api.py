@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from haochaping.errors import DomainError
 from haochaping.evaluations import service
-from haochaping.evaluations.models import Channel, Evaluation
+from haochaping.evaluations.models import Channel
 from haochaping.evaluations.schemas import (
     BulkIn,
     BulkOut,
@@ -43,15 +42,14 @@ def submit_evaluation(
     def work() -> service.StoredAnswer:
         try:
             with session.begin_nested():
-                evaluation = service.submit(session=session, data=data, now=now)
+                out = service.submit_described(session=session, data=data, now=now)
         except DomainError as exc:
             return service.StoredAnswer(exc.status_code, exc.as_dict())
-        return service.StoredAnswer(201, _body(session, evaluation))
+        return service.StoredAnswer(201, out.model_dump(mode="json"))
 
     if idempotency_key is None:
         # No answer to remember: a refusal simply leaves the transaction uncommitted.
-        evaluation = service.submit(session=session, data=data, now=now)
-        body = _body(session, evaluation)
+        body = service.submit_described(session=session, data=data, now=now).model_dump(mode="json")
         session.commit()
         return JSONResponse(body, status_code=201)
     payload = data.model_dump(mode="json")
@@ -68,11 +66,6 @@ def submit_evaluation(
         )
         session.rollback()
     return JSONResponse(answer.body, status_code=answer.status_code)
-
-
-def _body(session: Session, evaluation: Evaluation) -> dict[str, Any]:
-    out = service.describe(session=session, evaluations=[evaluation], fresh=True)[0]
-    return out.model_dump(mode="json")
 
 
 @router.post(

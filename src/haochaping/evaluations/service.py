@@ -34,6 +34,22 @@ from haochaping.policy.schemas import Profile
 
 def submit(*, session: Session, data: EvaluationIn, now: datetime) -> Evaluation:
     """Store the rater's evaluation of one occasion (B4, B6, C1, C8)."""
+    return _submit(session, data, now)[0]
+
+
+def submit_described(*, session: Session, data: EvaluationIn, now: datetime) -> EvaluationOut:
+    """Like ``submit``, answering with the API view built from the rows already at hand."""
+    evaluation, ctx = _submit(session, data, now)
+    bundle_no = None
+    if ctx.case is None:
+        bundle_no = session.get_one(Bundle, ctx.occasion.bundle_id).bundle_no
+    case_no = ctx.case.case_no if ctx.case is not None else None
+    return _out(evaluation, ctx.occasion.stage, case_no, bundle_no, None)
+
+
+def _submit(
+    session: Session, data: EvaluationIn, now: datetime
+) -> tuple[Evaluation, cases.OccasionContext]:
     occasion_id = data.occasion_id
     if occasion_id is None:
         assert data.case_no is not None
@@ -45,7 +61,7 @@ def submit(*, session: Session, data: EvaluationIn, now: datetime) -> Evaluation
     rules.check_open(ctx.occasion, profile, now)
     rules.check_content(profile, data.level, data.label_codes, data.text, follow_up=False)
     supplementary = ctx.occasion.on_site and local_date(now) > local_date(ctx.occasion.opens_at)
-    return _store(
+    evaluation = _store(
         session,
         ctx,
         profile,
@@ -57,6 +73,7 @@ def submit(*, session: Session, data: EvaluationIn, now: datetime) -> Evaluation
         supplementary=supplementary,
         rated_at=now,
     )
+    return evaluation, ctx
 
 
 def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
@@ -358,64 +375,51 @@ def list_evaluations(
     return total, describe(session=session, evaluations=list(rows))
 
 
-def describe(
-    *, session: Session, evaluations: list[Evaluation], fresh: bool = False
-) -> list[EvaluationOut]:
-    """API view of evaluations, with stage, case or bundle number and follow-up. ``fresh``
-    evaluations were just stored in this session: their rows are at hand and have no follow-up."""
+def describe(*, session: Session, evaluations: list[Evaluation]) -> list[EvaluationOut]:
+    """API view of evaluations, with stage, case or bundle number and follow-up."""
     if not evaluations:
         return []
-    if fresh:
-        stages = {
-            e.occasion_id: session.get_one(Occasion, e.occasion_id).stage for e in evaluations
-        }
-        case_nos = {
-            e.case_id: session.get_one(Case, e.case_id).case_no
-            for e in evaluations
-            if e.case_id is not None
-        }
-        bundle_nos = {
-            e.bundle_id: session.get_one(Bundle, e.bundle_id).bundle_no
-            for e in evaluations
-            if e.bundle_id is not None
-        }
-        follow_ups: dict[int, FollowUp] = {}
-    else:
-        stages, case_nos, bundle_nos, follow_ups = _related(session, evaluations)
-    out = []
-    for e in evaluations:
-        profile = policy.get_profile(name=e.profile_name)
-        fu = follow_ups.get(e.id)
-        out.append(
-            EvaluationOut(
-                id=e.id,
-                occasion_id=e.occasion_id,
-                case_no=case_nos.get(e.case_id) if e.case_id else None,
-                bundle_no=bundle_nos.get(e.bundle_id) if e.bundle_id else None,
-                stage=stages[e.occasion_id],
-                level=e.level,
-                level_name=profile.levels[e.level].name,
-                score=e.score,
-                is_bad=e.is_bad,
-                label_codes=e.label_codes,
-                text=e.text,
-                channel=e.channel,
-                is_default=e.is_default,
-                supplementary=e.supplementary,
-                profile_name=e.profile_name,
-                profile_version=e.profile_version,
-                rated_at=e.rated_at,
-                follow_up=FollowUpOut(
-                    text=fu.text,
-                    label_codes=fu.label_codes,
-                    channel=fu.channel,
-                    created_at=fu.created_at,
-                )
-                if fu
-                else None,
-            )
+    stages, case_nos, bundle_nos, follow_ups = _related(session, evaluations)
+    return [
+        _out(
+            e,
+            stages[e.occasion_id],
+            case_nos.get(e.case_id) if e.case_id else None,
+            bundle_nos.get(e.bundle_id) if e.bundle_id else None,
+            follow_ups.get(e.id),
         )
-    return out
+        for e in evaluations
+    ]
+
+
+def _out(
+    e: Evaluation, stage: str, case_no: str | None, bundle_no: str | None, fu: FollowUp | None
+) -> EvaluationOut:
+    profile = policy.get_profile(name=e.profile_name)
+    return EvaluationOut(
+        id=e.id,
+        occasion_id=e.occasion_id,
+        case_no=case_no,
+        bundle_no=bundle_no,
+        stage=stage,
+        level=e.level,
+        level_name=profile.levels[e.level].name,
+        score=e.score,
+        is_bad=e.is_bad,
+        label_codes=e.label_codes,
+        text=e.text,
+        channel=e.channel,
+        is_default=e.is_default,
+        supplementary=e.supplementary,
+        profile_name=e.profile_name,
+        profile_version=e.profile_version,
+        rated_at=e.rated_at,
+        follow_up=FollowUpOut(
+            text=fu.text, label_codes=fu.label_codes, channel=fu.channel, created_at=fu.created_at
+        )
+        if fu
+        else None,
+    )
 
 
 def _related(

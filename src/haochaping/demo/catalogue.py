@@ -8,6 +8,7 @@ from the in-memory description, so it never has to look a code up in the databas
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -75,7 +76,7 @@ _WINDOW_NAMES = {
 # Lines with a window in every township 便民服务中心.
 _TOWNSHIP_LINES = ("RSJ", "YB")
 
-W, O, T = Handling.window, Handling.online, Handling.terminal
+W, ON, T = Handling.window, Handling.online, Handling.terminal
 IMM, PRO = ItemKind.immediate, ItemKind.promised
 
 
@@ -96,49 +97,49 @@ class ItemTemplate:
 _ITEMS: dict[str, tuple[ItemTemplate, ...]] = {
     "GA": (
         ItemTemplate("id_card", "居民身份证换领", PRO, (W,), 15, 6),
-        ItemTemplate("id_loss", "居民身份证挂失申报", IMM, (W, O), 0, 2),
-        ItemTemplate("hukou_move", "户口迁移（迁入）", PRO, (W, O), 5, 2),
-        ItemTemplate("birth", "出生登记", PRO, (W, O), 3, 2),
-        ItemTemplate("no_crime", "无犯罪记录证明开具", PRO, (W, O, T), 3, 2),
-        ItemTemplate("licence", "机动车驾驶证补领", IMM, (W, O, T), 0, 3),
-        ItemTemplate("seal", "公章刻制备案", IMM, (W, O), 0, 1, 1.0),
+        ItemTemplate("id_loss", "居民身份证挂失申报", IMM, (W, ON), 0, 2),
+        ItemTemplate("hukou_move", "户口迁移（迁入）", PRO, (W, ON), 5, 2),
+        ItemTemplate("birth", "出生登记", PRO, (W, ON), 3, 2),
+        ItemTemplate("no_crime", "无犯罪记录证明开具", PRO, (W, ON, T), 3, 2),
+        ItemTemplate("licence", "机动车驾驶证补领", IMM, (W, ON, T), 0, 3),
+        ItemTemplate("seal", "公章刻制备案", IMM, (W, ON), 0, 1, 1.0),
     ),
     "BDC": (
-        ItemTemplate("transfer", "不动产转移登记", PRO, (W, O), 5, 5, 0.1),
-        ItemTemplate("mortgage", "不动产抵押登记", PRO, (W, O), 3, 3, 0.3),
-        ItemTemplate("query", "不动产登记资料查询", IMM, (W, O, T), 0, 4, 0.1),
+        ItemTemplate("transfer", "不动产转移登记", PRO, (W, ON), 5, 5, 0.1),
+        ItemTemplate("mortgage", "不动产抵押登记", PRO, (W, ON), 3, 3, 0.3),
+        ItemTemplate("query", "不动产登记资料查询", IMM, (W, ON, T), 0, 4, 0.1),
         ItemTemplate("first", "不动产首次登记", PRO, (W,), 10, 1, 0.6),
-        ItemTemplate("notice", "预告登记", PRO, (W, O), 3, 1),
+        ItemTemplate("notice", "预告登记", PRO, (W, ON), 3, 1),
     ),
     "SCJG": (
-        ItemTemplate("setup", "企业设立登记", PRO, (W, O), 1, 4, 1.0),
-        ItemTemplate("sole", "个体工商户登记", IMM, (W, O, T), 0, 5),
-        ItemTemplate("change", "企业变更登记", PRO, (W, O), 1, 3, 1.0),
-        ItemTemplate("food", "食品经营许可", PRO, (W, O), 10, 2, 0.7),
-        ItemTemplate("close", "企业注销登记", PRO, (W, O), 3, 1, 1.0),
+        ItemTemplate("setup", "企业设立登记", PRO, (W, ON), 1, 4, 1.0),
+        ItemTemplate("sole", "个体工商户登记", IMM, (W, ON, T), 0, 5),
+        ItemTemplate("change", "企业变更登记", PRO, (W, ON), 1, 3, 1.0),
+        ItemTemplate("food", "食品经营许可", PRO, (W, ON), 10, 2, 0.7),
+        ItemTemplate("close", "企业注销登记", PRO, (W, ON), 3, 1, 1.0),
     ),
     "RSJ": (
-        ItemTemplate("sscard", "社会保障卡申领", IMM, (W, O, T), 0, 6),
-        ItemTemplate("sscard_loss", "社会保障卡挂失", IMM, (W, O, T), 0, 3),
-        ItemTemplate("unemployed", "失业保险金申领", PRO, (W, O), 5, 2),
-        ItemTemplate("pension", "城乡居民养老保险参保登记", IMM, (W, O), 0, 3),
-        ItemTemplate("employ", "就业创业证申领", PRO, (W, O), 3, 2),
-        ItemTemplate("unit", "单位社会保险登记", IMM, (W, O), 0, 1, 1.0),
+        ItemTemplate("sscard", "社会保障卡申领", IMM, (W, ON, T), 0, 6),
+        ItemTemplate("sscard_loss", "社会保障卡挂失", IMM, (W, ON, T), 0, 3),
+        ItemTemplate("unemployed", "失业保险金申领", PRO, (W, ON), 5, 2),
+        ItemTemplate("pension", "城乡居民养老保险参保登记", IMM, (W, ON), 0, 3),
+        ItemTemplate("employ", "就业创业证申领", PRO, (W, ON), 3, 2),
+        ItemTemplate("unit", "单位社会保险登记", IMM, (W, ON), 0, 1, 1.0),
     ),
     "YB": (
-        ItemTemplate("transfer", "医保关系转移", PRO, (W, O), 10, 3),
-        ItemTemplate("remote", "异地就医备案", IMM, (O, W, T), 0, 5),
-        ItemTemplate("resident", "城乡居民医保参保登记", IMM, (W, O, T), 0, 4),
+        ItemTemplate("transfer", "医保关系转移", PRO, (W, ON), 10, 3),
+        ItemTemplate("remote", "异地就医备案", IMM, (ON, W, T), 0, 5),
+        ItemTemplate("resident", "城乡居民医保参保登记", IMM, (W, ON, T), 0, 4),
         ItemTemplate("refund", "医疗费用手工报销", PRO, (W,), 15, 2),
-        ItemTemplate("chronic", "门诊慢特病待遇认定", PRO, (W, O), 10, 2),
+        ItemTemplate("chronic", "门诊慢特病待遇认定", PRO, (W, ON), 10, 2),
     ),
     "SW": (
-        ItemTemplate("invoice", "发票领用", IMM, (W, O, T), 0, 5, 0.8),
-        ItemTemplate("iit", "个人所得税综合所得汇算清缴", IMM, (O, W), 0, 4),
-        ItemTemplate("vat", "增值税纳税申报", IMM, (O, W, T), 0, 4, 0.9),
-        ItemTemplate("change", "税务登记信息变更", IMM, (W, O), 0, 1, 0.9),
-        ItemTemplate("proof", "开具税收完税证明", IMM, (W, O, T), 0, 2, 0.3),
-        ItemTemplate("house", "二手房交易税费申报", IMM, (W, O), 0, 2),
+        ItemTemplate("invoice", "发票领用", IMM, (W, ON, T), 0, 5, 0.8),
+        ItemTemplate("iit", "个人所得税综合所得汇算清缴", IMM, (ON, W), 0, 4),
+        ItemTemplate("vat", "增值税纳税申报", IMM, (ON, W, T), 0, 4, 0.9),
+        ItemTemplate("change", "税务登记信息变更", IMM, (W, ON), 0, 1, 0.9),
+        ItemTemplate("proof", "开具税收完税证明", IMM, (W, ON, T), 0, 2, 0.3),
+        ItemTemplate("house", "二手房交易税费申报", IMM, (W, ON), 0, 2),
     ),
 }
 
@@ -150,10 +151,9 @@ BUNDLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("企业参保“一件事”", ("SCJG.change", "RSJ.unit")),
 )
 
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高梁郑谢韦唐宋莫蒙覃廖潘邓农黎陆蓝卢欧阳"
-)
-_GIVEN = (
+# Common surnames, with the Zhuang-region ones (韦, 覃, 蒙, 农, 莫, 黎, 蓝) well represented.
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高梁郑谢韦唐宋莫蒙覃廖潘邓农黎陆蓝卢"
+GIVEN_CHARS = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志宏海燕晓东丹"
     "春梅云飞鹏辉婷雪琳宇航子涵思远佳怡梓萱欣悦浩然俊杰文博嘉琪"
 )
@@ -229,12 +229,25 @@ class DemoCatalogue:
     orgs: list[DemoOrg]
     # The city or county centre of each region that has organisations (terminals stand there).
     centre: dict[str, str]
+    regions_by_code: dict[str, DemoRegion] = field(init=False, repr=False)
+    _orgs_by_code: dict[str, DemoOrg] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.regions_by_code = {r.code: r for r in self.regions}
+        self._orgs_by_code = {o.code: o for o in self.orgs}
 
     def org(self, code: str) -> DemoOrg:
         return self._orgs_by_code[code]
 
-    def __post_init__(self) -> None:
-        self._orgs_by_code = {o.code: o for o in self.orgs}
+    def item_by_key(self, region_code: str, key: str) -> DemoItem:
+        """The item of template ``LINE.key`` (e.g. ``GA.birth``) offered in a region."""
+        line, name = key.split(".")
+        return next(i for i in self.org(f"{region_code}-{line}").items if i.key == name)
+
+    @property
+    def county_codes(self) -> list[str]:
+        """Codes of the cities and counties, where people are registered (ID numbers)."""
+        return list(self.centre)
 
     @property
     def items(self) -> list[DemoItem]:
@@ -264,17 +277,20 @@ def _org_name(region: DemoRegion, city: DemoRegion | None, line: str) -> str:
     return names[line]
 
 
-def _person_names(rng: random.Random) -> list[str]:
-    names: list[str] = []
+def person_name(rng: random.Random) -> str:
+    """A plausible Chinese name: a common surname (now and then 欧阳) and one or two characters."""
+    surname = "欧阳" if rng.random() < 0.01 else rng.choice(SURNAMES)
+    return surname + "".join(rng.choice(GIVEN_CHARS) for _ in range(rng.choice((1, 2, 2))))
+
+
+def _staff_names(rng: random.Random) -> Iterator[str]:
+    """Distinct names, so that two staff members of the demo never share one."""
     seen: set[str] = set()
-    while len(names) < 2000:
-        surname = "欧阳" if rng.random() < 0.01 else rng.choice(_SURNAMES[:-2])
-        given = "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
-        name = surname + given
+    while True:
+        name = person_name(rng)
         if name not in seen:
             seen.add(name)
-            names.append(name)
-    return names
+            yield name
 
 
 def build_catalogue(rng: random.Random) -> DemoCatalogue:
@@ -308,7 +324,7 @@ def build_catalogue(rng: random.Random) -> DemoCatalogue:
             )
         )
 
-    people = iter(_person_names(rng))
+    people = _staff_names(rng)
     qualities = (0.3, 0.5, 0.8, 1.0, 1.0, 1.0, 1.3, 1.8, 3.0)
     orgs: list[DemoOrg] = []
     window_seq: dict[str, int] = {}

@@ -57,6 +57,8 @@ class Case(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    # The organisation's business line when the case was registered (A4).
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("business_lines.id"), default=None)
     hall_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"), default=None)
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None, index=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from haochaping.cases import occasions as occ
 from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus, Stage
@@ -20,15 +23,6 @@ from haochaping.policy import service as policy
 
 # A business system's clock may run a little ahead of ours.
 CLOCK_SKEW = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class OccasionContext:
-    """What rating an occasion needs, read in one go."""
-
-    occasion: Occasion
-    case: Case | None
-    members: Sequence[Case]
 
 
 def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case, bool]:
@@ -79,6 +73,7 @@ def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case,
     elif case.bundle_id is not None and data.bundle_no is None:
         raise Conflict("bundle_cannot_be_removed", "办件已属于“一件事”，不能移出")
     case.item_id, case.org_id, case.region_code = item.id, org.id, region_code
+    case.line_id = org.line_id
     case.hall_id, case.window_id, case.staff_id = hall_id, window_id, staff_id
     case.applicant_type = data.applicant.type.value
     case.applicant_name = data.applicant.name
@@ -252,24 +247,142 @@ def case_occasions(*, session: Session, case: Case) -> tuple[list[Occasion], lis
     return own, shared
 
 
-def occasion_context(*, session: Session, occasion_id: int) -> OccasionContext:
-    """The occasion with its case (one query), or its bundle's member cases."""
-    row = session.execute(
-        select(Occasion, Case)
-        .outerjoin(Case, Case.id == Occasion.case_id)
-        .where(Occasion.id == occasion_id)
-    ).first()
-    if row is None:
-        raise NotFound(
-            "occasion_not_found", "未找到该评价场次", details={"occasion_id": occasion_id}
+@dataclass(frozen=True)
+class CreditSource:
+    """A case an evaluation is credited to (B2): its units at handling time and batch size."""
+
+    org_id: int
+    line_id: int | None
+    region_code: str
+    item_id: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class RatingTarget:
+    """What rating one occasion needs, read without the ORM's unit of work (the hot path)."""
+
+    occasion_id: int
+    stage: str
+    status: str
+    opens_at: datetime
+    rate_until: datetime
+    default_due: datetime | None
+    on_site: bool
+    credited: bool
+    rates_staff: bool
+    staff_id: int | None
+    profile_name: str
+    case_id: int | None
+    bundle_id: int | None
+    case_no: str | None
+    bundle_no: str | None
+    # The case itself, or every member of the bundle (C2).
+    sources: tuple[CreditSource, ...]
+
+
+def rating_targets(*, session: Session, occasion_ids: Collection[int]) -> dict[int, RatingTarget]:
+    """The occasions with what rating them needs: one query, two for bundle occasions."""
+    if not occasion_ids:
+        return {}
+    # Core, not the ORM: this is on every rating's path.
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                Occasion.id,
+                Occasion.stage,
+                Occasion.status,
+                Occasion.opens_at,
+                Occasion.rate_until,
+                Occasion.default_due,
+                Occasion.on_site,
+                Occasion.credited,
+                Occasion.rates_staff,
+                Occasion.staff_id,
+                Occasion.profile_name,
+                Occasion.case_id,
+                Occasion.bundle_id,
+                Case.case_no,
+                Case.org_id,
+                Case.line_id,
+                Case.region_code,
+                Case.item_id,
+                Case.batch_size,
+            )
+            .outerjoin(Case, Case.id == Occasion.case_id)
+            .where(Occasion.id.in_(occasion_ids))
         )
-    occasion, case = row
-    if case is not None:
-        return OccasionContext(occasion, case, ())
-    members = session.scalars(
-        select(Case).where(Case.bundle_id == occasion.bundle_id).order_by(Case.id)
-    ).all()
-    return OccasionContext(occasion, None, members)
+        .all()
+    )
+    bundle_ids = {r.bundle_id for r in rows if r.case_id is None and r.bundle_id is not None}
+    members: dict[int, list[CreditSource]] = {b: [] for b in bundle_ids}
+    bundle_nos: dict[int, str] = {}
+    if bundle_ids:
+        for bundle_id, org_id, line_id, region, item_id, batch in session.execute(
+            select(
+                Case.bundle_id,
+                Case.org_id,
+                Case.line_id,
+                Case.region_code,
+                Case.item_id,
+                Case.batch_size,
+            )
+            .where(Case.bundle_id.in_(bundle_ids))
+            .order_by(Case.id)
+        ):
+            members.setdefault(bundle_id or 0, []).append(
+                CreditSource(org_id, line_id, region, item_id, batch)
+            )
+        bundle_nos = dict(
+            session.execute(
+                select(Bundle.id, Bundle.bundle_no).where(Bundle.id.in_(bundle_ids))
+            ).all()
+        )
+    targets = {}
+    for r in rows:
+        if r.case_id is not None:
+            sources: tuple[CreditSource, ...] = (
+                CreditSource(r.org_id, r.line_id, r.region_code, r.item_id, r.batch_size),
+            )
+        else:
+            sources = tuple(members.get(r.bundle_id, ()))
+        targets[r.id] = RatingTarget(
+            occasion_id=r.id,
+            stage=r.stage,
+            status=r.status,
+            opens_at=r.opens_at,
+            rate_until=r.rate_until,
+            default_due=r.default_due,
+            on_site=r.on_site,
+            credited=r.credited,
+            rates_staff=r.rates_staff,
+            staff_id=r.staff_id,
+            profile_name=r.profile_name,
+            case_id=r.case_id,
+            bundle_id=r.bundle_id,
+            case_no=r.case_no,
+            bundle_no=bundle_nos.get(r.bundle_id) if r.bundle_id else None,
+            sources=sources,
+        )
+    return targets
+
+
+def set_occasion_status(
+    *, session: Session, occasion_ids: Collection[int], status: OccasionStatus
+) -> None:
+    """Mark occasions rated, defaulted or expired in one Core statement, keeping any copy the
+    session holds in step."""
+    if not occasion_ids:
+        return
+    table = cast(Table, Occasion.__table__)
+    ids = list(occasion_ids)
+    where = table.c.id == ids[0] if len(ids) == 1 else table.c.id.in_(ids)
+    session.connection().execute(update(table).where(where).values(status=status.value))
+    for occasion_id in ids:
+        held = session.identity_map.get(identity_key(Occasion, occasion_id))
+        if held is not None:
+            set_committed_value(held, "status", status.value)
 
 
 def find_occasion(*, session: Session, case_no: str, stage: str | None) -> Occasion:
@@ -293,10 +406,6 @@ def find_occasion(*, session: Session, case_no: str, stage: str | None) -> Occas
     if candidates:
         return max(candidates, key=lambda o: o.opens_at)
     raise NotFound("occasion_not_open", "该办件尚无可评价的场次", details={"case_no": case_no})
-
-
-def mark_occasion(*, session: Session, occasion: Occasion, status: OccasionStatus) -> None:
-    occasion.status = status.value
 
 
 def close_silent_occasion(*, session: Session, occasion_id: int, now: datetime) -> None:

@@ -42,14 +42,14 @@ def submit_evaluation(
     def work() -> service.StoredAnswer:
         try:
             with session.begin_nested():
-                out = service.submit_described(session=session, data=data, now=now)
+                out = service.submit(session=session, data=data, now=now)
         except DomainError as exc:
             return service.StoredAnswer(exc.status_code, exc.as_dict())
         return service.StoredAnswer(201, out.model_dump(mode="json"))
 
     if idempotency_key is None:
         # No answer to remember: a refusal simply leaves the transaction uncommitted.
-        body = service.submit_described(session=session, data=data, now=now).model_dump(mode="json")
+        body = service.submit(session=session, data=data, now=now).model_dump(mode="json")
         session.commit()
         return JSONResponse(body, status_code=201)
     payload = data.model_dump(mode="json")

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from haochaping.cases.models import Occasion, OccasionStatus
+from haochaping.cases.models import OccasionStatus
+from haochaping.cases.service import RatingTarget
 from haochaping.errors import Conflict, InvalidInput
 from haochaping.policy.schemas import Profile
 
 
-def check_open(occasion: Occasion, profile: Profile, now: datetime) -> None:
+def check_open(occasion: RatingTarget, profile: Profile, now: datetime) -> None:
     """C1: one evaluation per occasion; C8: a late on-site rating only within its window."""
     if occasion.status in (OccasionStatus.rated.value, OccasionStatus.defaulted.value):
         raise Conflict(
             "already_evaluated",
             "该办件此环节已评价，每个评价场次只能评价一次",
-            details={"occasion_id": occasion.id},
+            details={"occasion_id": occasion.occasion_id},
         )
     if now < occasion.opens_at:
         raise InvalidInput(

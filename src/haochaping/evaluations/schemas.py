@@ -65,6 +65,7 @@ class EvaluationOut(BaseModel):
     supplementary: bool
     profile_name: str
     profile_version: str
+    labels_version: str
     rated_at: datetime
     follow_up: FollowUpOut | None = None
 

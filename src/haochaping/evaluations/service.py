@@ -7,9 +7,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Table, exists, func, select
+from sqlalchemy import insert as sa_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,162 +35,185 @@ from haochaping.policy import service as policy
 from haochaping.policy.schemas import Profile
 
 
-def submit(*, session: Session, data: EvaluationIn, now: datetime) -> Evaluation:
+@dataclass(frozen=True)
+class Draft:
+    """An evaluation checked and ready to be written."""
+
+    target: cases.RatingTarget
+    profile: Profile
+    level: int
+    label_codes: list[str]
+    text: str | None
+    channel: int | None
+    is_default: bool
+    supplementary: bool
+    rated_at: datetime
+
+
+def submit(*, session: Session, data: EvaluationIn, now: datetime) -> EvaluationOut:
     """Store the rater's evaluation of one occasion (B4, B6, C1, C8)."""
-    return _submit(session, data, now)[0]
+    occasion_id = _occasion_id(session, data)
+    targets = cases.rating_targets(session=session, occasion_ids=[occasion_id])
+    draft = _check(targets, occasion_id, data, now)
+    return _write(session, [draft])[0]
 
 
-def submit_described(*, session: Session, data: EvaluationIn, now: datetime) -> EvaluationOut:
-    """Like ``submit``, answering with the API view built from the rows already at hand."""
-    evaluation, ctx = _submit(session, data, now)
-    bundle_no = None
-    if ctx.case is None:
-        bundle_no = session.get_one(Bundle, ctx.occasion.bundle_id).bundle_no
-    case_no = ctx.case.case_no if ctx.case is not None else None
-    return _out(evaluation, ctx.occasion.stage, case_no, bundle_no, None)
+def _occasion_id(session: Session, data: EvaluationIn) -> int:
+    if data.occasion_id is not None:
+        return data.occasion_id
+    assert data.case_no is not None
+    return cases.find_occasion(session=session, case_no=data.case_no, stage=data.stage).id
 
 
-def _submit(
-    session: Session, data: EvaluationIn, now: datetime
-) -> tuple[Evaluation, cases.OccasionContext]:
-    occasion_id = data.occasion_id
-    if occasion_id is None:
-        assert data.case_no is not None
-        occasion_id = cases.find_occasion(
-            session=session, case_no=data.case_no, stage=data.stage
-        ).id
-    ctx = cases.occasion_context(session=session, occasion_id=occasion_id)
-    profile = policy.get_profile(name=ctx.occasion.profile_name)
-    rules.check_open(ctx.occasion, profile, now)
+def _check(
+    targets: dict[int, cases.RatingTarget], occasion_id: int, data: EvaluationIn, now: datetime
+) -> Draft:
+    target = targets.get(occasion_id)
+    if target is None:
+        raise NotFound(
+            "occasion_not_found", "未找到该评价场次", details={"occasion_id": occasion_id}
+        )
+    profile = policy.get_profile(name=target.profile_name)
+    rules.check_open(target, profile, now)
     rules.check_content(profile, data.level, data.label_codes, data.text, follow_up=False)
-    supplementary = ctx.occasion.on_site and local_date(now) > local_date(ctx.occasion.opens_at)
-    evaluation = _store(
-        session,
-        ctx,
-        profile,
+    return Draft(
+        target=target,
+        profile=profile,
         level=data.level,
-        label_codes=data.label_codes,
-        text=data.text,
+        label_codes=list(data.label_codes),
+        text=data.text or None,
         channel=int(data.channel),
         is_default=False,
-        supplementary=supplementary,
+        supplementary=target.on_site and local_date(now) > local_date(target.opens_at),
         rated_at=now,
     )
-    return evaluation, ctx
 
 
 def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
     """Sweeper task (C7): silence until the occasion closes becomes the profile's default
     level, marked ``is_default``; a profile without a default closes the occasion unrated.
     The default is dated when the occasion closed, however late the sweep runs."""
-    ctx = cases.occasion_context(session=session, occasion_id=occasion_id)
-    if ctx.occasion.status != OccasionStatus.open.value:
+    target = cases.rating_targets(session=session, occasion_ids=[occasion_id]).get(occasion_id)
+    if target is None or target.status != OccasionStatus.open.value:
         return
-    profile = policy.get_profile(name=ctx.occasion.profile_name)
+    profile = policy.get_profile(name=target.profile_name)
     if profile.default_rating is None:
-        cases.mark_occasion(session=session, occasion=ctx.occasion, status=OccasionStatus.expired)
+        cases.set_occasion_status(
+            session=session, occasion_ids=[occasion_id], status=OccasionStatus.expired
+        )
         return
-    rated_at = ctx.occasion.default_due or ctx.occasion.rate_until
-    _store(
-        session,
-        ctx,
-        profile,
+    draft = Draft(
+        target=target,
+        profile=profile,
         level=profile.default_rating.level,
         label_codes=[],
         text=None,
         channel=None,
         is_default=True,
         supplementary=False,
-        rated_at=rated_at,
+        rated_at=target.default_due or target.rate_until,
+    )
+    _write(session, [draft])
+
+
+def _write(session: Session, drafts: list[Draft]) -> list[EvaluationOut]:
+    """Write checked drafts set-wise: one INSERT of evaluations (a concurrent or earlier rating
+    of the same occasion makes it skip that row: C1's unique constraint decides), one UPDATE per
+    occasion status, one INSERT of credits. Returns the stored ones in order; raises
+    ``already_evaluated`` for a single draft that lost."""
+    if not drafts:
+        return []
+    rows = [
+        {
+            "occasion_id": d.target.occasion_id,
+            "case_id": d.target.case_id,
+            "bundle_id": d.target.bundle_id,
+            "level": d.level,
+            "score": d.profile.score_of(d.level),
+            "is_bad": d.profile.is_bad(d.level),
+            "label_codes": d.label_codes,
+            "text": d.text,
+            "channel": d.channel,
+            "is_default": d.is_default,
+            "supplementary": d.supplementary,
+            "profile_name": d.profile.name,
+            "profile_version": d.profile.version,
+            "labels_version": d.profile.labels.version,
+            "rated_at": d.rated_at,
+        }
+        for d in drafts
+    ]
+    table = cast(Table, Evaluation.__table__)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # One cached statement, executed for many rows ("insertmanyvalues" batches them).
+    stmt = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["occasion_id"])
+        .returning(table.c.occasion_id, table.c.id)
+    )
+    ids: dict[int, int] = dict(session.connection().execute(stmt, rows).all())
+    stored = [(d, row) for d, row in zip(drafts, rows, strict=True) if d.target.occasion_id in ids]
+    if len(drafts) == 1 and not stored:
+        raise _already_evaluated(drafts[0].target.occasion_id)
+    for status, default in ((OccasionStatus.rated, False), (OccasionStatus.defaulted, True)):
+        cases.set_occasion_status(
+            session=session,
+            occasion_ids=[d.target.occasion_id for d, _ in stored if d.is_default is default],
+            status=status,
+        )
+    credits = [c for d, row in stored for c in _credits(d, ids[d.target.occasion_id], row)]
+    if credits:
+        session.connection().execute(sa_insert(cast(Table, Credit.__table__)), credits)
+    return [
+        _out(
+            row | {"id": ids[d.target.occasion_id]},
+            d.target.stage,
+            d.target.case_no,
+            d.target.bundle_no,
+            None,
+        )
+        for d, row in stored
+    ]
+
+
+def _already_evaluated(occasion_id: int) -> Conflict:
+    return Conflict(
+        "already_evaluated",
+        "该办件此环节已评价，每个评价场次只能评价一次",
+        details={"occasion_id": occasion_id},
     )
 
 
-def _store(
-    session: Session,
-    ctx: cases.OccasionContext,
-    profile: Profile,
-    *,
-    level: int,
-    label_codes: list[str],
-    text: str | None,
-    channel: int | None,
-    is_default: bool,
-    supplementary: bool,
-    rated_at: datetime,
-) -> Evaluation:
-    occasion = ctx.occasion
-    evaluation = Evaluation(
-        occasion_id=occasion.id,
-        case_id=occasion.case_id,
-        bundle_id=occasion.bundle_id,
-        level=level,
-        score=profile.score_of(level),
-        is_bad=profile.is_bad(level),
-        label_codes=list(label_codes),
-        text=text or None,
-        channel=channel,
-        is_default=is_default,
-        supplementary=supplementary,
-        profile_name=profile.name,
-        profile_version=profile.version,
-        labels_version=profile.labels.version,
-        rated_at=rated_at,
-    )
-    try:
-        with session.begin_nested():
-            session.add(evaluation)
-            session.flush()
-    except IntegrityError as exc:
-        # C1: a concurrent submission for the same occasion won.
-        raise Conflict(
-            "already_evaluated",
-            "该办件此环节已评价，每个评价场次只能评价一次",
-            details={"occasion_id": occasion.id},
-        ) from exc
-    status = OccasionStatus.defaulted if is_default else OccasionStatus.rated
-    cases.mark_occasion(session=session, occasion=occasion, status=status)
-    if occasion.credited:
-        session.add_all(_credits(session, ctx, profile, evaluation))
-    session.flush()
-    return evaluation
-
-
-def _credits(
-    session: Session, ctx: cases.OccasionContext, profile: Profile, evaluation: Evaluation
-) -> list[Credit]:
+def _credits(draft: Draft, evaluation_id: int, row: dict[str, Any]) -> list[dict[str, Any]]:
     """B2/B5: staff-rated occasions credit the staff member and the units above; item-only
     ones credit units only where the profile says so. C2: a bundle's overall score is credited
     once to every organisation involved. C4: a batch counts once per transaction."""
-    occasion = ctx.occasion
-    members = [ctx.case] if ctx.case is not None else list(ctx.members)
-    by_org: dict[int, Case] = {}
-    for member in members:
-        if member is not None:
-            by_org.setdefault(member.org_id, member)
-    counts = occasion.rates_staff or ctx.case is None or profile.scoring.item_only_counts_for_units
-    credits = []
-    for org_id, member in by_org.items():
-        org = catalog.get_org_by_id(session=session, org_id=org_id)
-        weight = member.batch_size if profile.scoring.batch_counts_each_transaction else 1
-        credits.append(
-            Credit(
-                evaluation_id=evaluation.id,
-                staff_id=occasion.staff_id if occasion.rates_staff else None,
-                org_id=org_id,
-                line_id=org.line_id,
-                region_code=member.region_code,
-                item_id=member.item_id,
-                channel=evaluation.channel,
-                weight=weight,
-                score=evaluation.score,
-                level=evaluation.level,
-                is_default=evaluation.is_default,
-                counts_for_units=counts,
-                shared=len(by_org) > 1,
-                rated_at=evaluation.rated_at,
-            )
-        )
-    return credits
+    target, scoring = draft.target, draft.profile.scoring
+    if not target.credited:
+        return []
+    by_org: dict[int, cases.CreditSource] = {}
+    for source in target.sources:
+        by_org.setdefault(source.org_id, source)
+    counts = target.rates_staff or target.case_id is None or scoring.item_only_counts_for_units
+    return [
+        {
+            "evaluation_id": evaluation_id,
+            "staff_id": target.staff_id if target.rates_staff else None,
+            "org_id": org_id,
+            "line_id": source.line_id,
+            "region_code": source.region_code,
+            "item_id": source.item_id,
+            "channel": row["channel"],
+            "weight": source.batch_size if scoring.batch_counts_each_transaction else 1,
+            "score": row["score"],
+            "level": row["level"],
+            "is_default": row["is_default"],
+            "counts_for_units": counts,
+            "shared": len(by_org) > 1,
+            "rated_at": row["rated_at"],
+        }
+        for org_id, source in by_org.items()
+    ]
 
 
 def follow_up(*, session: Session, evaluation_id: int, data: FollowUpIn, now: datetime) -> FollowUp:
@@ -231,26 +257,41 @@ def follow_up(*, session: Session, evaluation_id: int, data: FollowUpIn, now: da
 def bulk_submit(
     *, session: Session, items: list[EvaluationIn], now: datetime
 ) -> list[BulkItemResult]:
-    """Each item by the same rules as a single submission; one item's refusal leaves the
-    others standing."""
-    results = []
+    """Each item by the same rules as a single submission, written set-wise; one item's
+    refusal leaves the others standing."""
+    results: list[BulkItemResult | None] = [None] * len(items)
+    occasion_ids: dict[int, int] = {}
     for index, item in enumerate(items):
         try:
-            with session.begin_nested():
-                evaluation = submit(session=session, data=item, now=now)
+            occasion_ids[index] = _occasion_id(session, item)
         except DomainError as exc:
-            results.append(
-                BulkItemResult(
-                    index=index,
-                    accepted=False,
-                    code=exc.code,
-                    message=exc.message,
-                    details=exc.details,
-                )
-            )
-            continue
-        results.append(BulkItemResult(index=index, accepted=True, evaluation_id=evaluation.id))
-    return results
+            results[index] = _refused(index, exc)
+    targets = cases.rating_targets(session=session, occasion_ids=set(occasion_ids.values()))
+    drafts: list[tuple[int, Draft]] = []
+    claimed: set[int] = set()
+    for index, occasion_id in occasion_ids.items():
+        try:
+            if occasion_id in claimed:
+                raise _already_evaluated(occasion_id)
+            drafts.append((index, _check(targets, occasion_id, items[index], now)))
+            claimed.add(occasion_id)
+        except DomainError as exc:
+            results[index] = _refused(index, exc)
+    stored = {out.occasion_id: out for out in _write(session, [d for _, d in drafts])}
+    for index, draft in drafts:
+        out = stored.get(draft.target.occasion_id)
+        results[index] = (
+            BulkItemResult(index=index, accepted=True, evaluation_id=out.id)
+            if out is not None
+            else _refused(index, _already_evaluated(draft.target.occasion_id))
+        )
+    return [r for r in results if r is not None]
+
+
+def _refused(index: int, exc: DomainError) -> BulkItemResult:
+    return BulkItemResult(
+        index=index, accepted=False, code=exc.code, message=exc.message, details=exc.details
+    )
 
 
 # --- idempotency -------------------------------------------------------------------------
@@ -393,33 +434,44 @@ def describe(*, session: Session, evaluations: list[Evaluation]) -> list[Evaluat
 
 
 def _out(
-    e: Evaluation, stage: str, case_no: str | None, bundle_no: str | None, fu: FollowUp | None
+    e: Evaluation | dict[str, Any],
+    stage: str,
+    case_no: str | None,
+    bundle_no: str | None,
+    fu: FollowUp | None,
 ) -> EvaluationOut:
-    profile = policy.get_profile(name=e.profile_name)
+    values = e if isinstance(e, dict) else {c: getattr(e, c) for c in _OUT_COLUMNS}
+    profile = policy.get_profile(name=values["profile_name"])
     return EvaluationOut(
-        id=e.id,
-        occasion_id=e.occasion_id,
+        **{c: values[c] for c in _OUT_COLUMNS},
         case_no=case_no,
         bundle_no=bundle_no,
         stage=stage,
-        level=e.level,
-        level_name=profile.levels[e.level].name,
-        score=e.score,
-        is_bad=e.is_bad,
-        label_codes=e.label_codes,
-        text=e.text,
-        channel=e.channel,
-        is_default=e.is_default,
-        supplementary=e.supplementary,
-        profile_name=e.profile_name,
-        profile_version=e.profile_version,
-        rated_at=e.rated_at,
+        level_name=profile.levels[values["level"]].name,
         follow_up=FollowUpOut(
             text=fu.text, label_codes=fu.label_codes, channel=fu.channel, created_at=fu.created_at
         )
         if fu
         else None,
     )
+
+
+_OUT_COLUMNS = (
+    "id",
+    "occasion_id",
+    "level",
+    "score",
+    "is_bad",
+    "label_codes",
+    "text",
+    "channel",
+    "is_default",
+    "supplementary",
+    "profile_name",
+    "profile_version",
+    "labels_version",
+    "rated_at",
+)
 
 
 def _related(

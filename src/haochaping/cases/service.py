@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -281,40 +281,50 @@ class RatingTarget:
     sources: tuple[CreditSource, ...]
 
 
+_occ = cast(Table, Occasion.__table__).c
+_case = cast(Table, Case.__table__).c
+_TARGETS = (
+    select(
+        _occ.id,
+        _occ.stage,
+        _occ.status,
+        _occ.opens_at,
+        _occ.rate_until,
+        _occ.default_due,
+        _occ.on_site,
+        _occ.credited,
+        _occ.rates_staff,
+        _occ.staff_id,
+        _occ.profile_name,
+        _occ.case_id,
+        _occ.bundle_id,
+        _case.case_no,
+        _case.org_id,
+        _case.line_id,
+        _case.region_code,
+        _case.item_id,
+        _case.batch_size,
+    )
+    .select_from(
+        cast(Table, Occasion.__table__).outerjoin(
+            cast(Table, Case.__table__), _case.id == _occ.case_id
+        )
+    )
+    .where(_occ.id.in_(bindparam("ids", expanding=True)))
+)
+_SET_STATUS = (
+    update(cast(Table, Occasion.__table__))
+    .where(_occ.id == bindparam("oid"))
+    .values(status=bindparam("new_status"))
+)
+
+
 def rating_targets(*, session: Session, occasion_ids: Collection[int]) -> dict[int, RatingTarget]:
     """The occasions with what rating them needs: one query, two for bundle occasions."""
     if not occasion_ids:
         return {}
-    # Core, not the ORM: this is on every rating's path.
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                Occasion.id,
-                Occasion.stage,
-                Occasion.status,
-                Occasion.opens_at,
-                Occasion.rate_until,
-                Occasion.default_due,
-                Occasion.on_site,
-                Occasion.credited,
-                Occasion.rates_staff,
-                Occasion.staff_id,
-                Occasion.profile_name,
-                Occasion.case_id,
-                Occasion.bundle_id,
-                Case.case_no,
-                Case.org_id,
-                Case.line_id,
-                Case.region_code,
-                Case.item_id,
-                Case.batch_size,
-            )
-            .outerjoin(Case, Case.id == Occasion.case_id)
-            .where(Occasion.id.in_(occasion_ids))
-        )
-        .all()
-    )
+    # Core on plain table columns, statement built once: this is on every rating's path.
+    rows = session.connection().execute(_TARGETS, {"ids": list(occasion_ids)}).all()
     bundle_ids = {r.bundle_id for r in rows if r.case_id is None and r.bundle_id is not None}
     members: dict[int, list[CreditSource]] = {b: [] for b in bundle_ids}
     bundle_nos: dict[int, str] = {}
@@ -375,10 +385,9 @@ def set_occasion_status(
     session holds in step."""
     if not occasion_ids:
         return
-    table = cast(Table, Occasion.__table__)
     ids = list(occasion_ids)
-    where = table.c.id == ids[0] if len(ids) == 1 else table.c.id.in_(ids)
-    session.connection().execute(update(table).where(where).values(status=status.value))
+    params = [{"oid": i, "new_status": status.value} for i in ids]
+    session.connection().execute(_SET_STATUS, params)
     for occasion_id in ids:
         held = session.identity_map.get(identity_key(Occasion, occasion_id))
         if held is not None:

@@ -18,8 +18,8 @@ class Settings(BaseSettings):
     policy_dir: Path | None = None
     # Seconds between two sweeps of due deadlines inside `haochaping serve`; 0 disables.
     tick_interval: float = 30.0
-    # Pool size per process for PostgreSQL.
-    pool_size: int = 10
+    # Connections per process for PostgreSQL; requests beyond it wait for a free one.
+    pool_size: int = 20
     echo_sql: bool = False
 
 

@@ -58,8 +58,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
+    # No overflow: connections opened past the pool are closed after use, and a new PostgreSQL
+    # backend per request costs more than the request. Past ``pool_size`` requests queue.
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+        url, echo=echo, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800
     )
 
 

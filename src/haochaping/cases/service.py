@@ -314,7 +314,7 @@ _TARGETS = (
 )
 _SET_STATUS = (
     update(cast(Table, Occasion.__table__))
-    .where(_occ.id == bindparam("oid"))
+    .where(_occ.id.in_(bindparam("ids", expanding=True)))
     .values(status=bindparam("new_status"))
 )
 
@@ -386,8 +386,7 @@ def set_occasion_status(
     if not occasion_ids:
         return
     ids = list(occasion_ids)
-    params = [{"oid": i, "new_status": status.value} for i in ids]
-    session.connection().execute(_SET_STATUS, params)
+    session.connection().execute(_SET_STATUS, {"ids": ids, "new_status": status.value})
     for occasion_id in ids:
         held = session.identity_map.get(identity_key(Occasion, occasion_id))
         if held is not None:

@@ -55,7 +55,9 @@ def submit(*, session: Session, data: EvaluationIn, now: datetime) -> Evaluation
     occasion_id = _occasion_id(session, data)
     targets = cases.rating_targets(session=session, occasion_ids=[occasion_id])
     draft = _check(targets, occasion_id, data, now)
-    return _write(session, [draft])[0]
+    ((stored, row),) = _write(session, [draft])
+    target = stored.target
+    return _out(row, target.stage, target.case_no, target.bundle_no, None)
 
 
 def _occasion_id(session: Session, data: EvaluationIn) -> int:
@@ -116,10 +118,11 @@ def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
     _write(session, [draft])
 
 
-def _write(session: Session, drafts: list[Draft]) -> list[EvaluationOut]:
+def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str, Any]]]:
     """Write checked drafts set-wise: one INSERT of evaluations (a concurrent or earlier rating
     of the same occasion makes it skip that row: C1's unique constraint decides), one UPDATE per
-    occasion status, one INSERT of credits. Returns the stored ones in order; raises
+    occasion status, one INSERT of credits. Returns the stored drafts with their rows (``id``
+    included), in order; raises
     ``already_evaluated`` for a single draft that lost."""
     if not drafts:
         return []
@@ -164,16 +167,9 @@ def _write(session: Session, drafts: list[Draft]) -> list[EvaluationOut]:
     credits = [c for d, row in stored for c in _credits(d, ids[d.target.occasion_id], row)]
     if credits:
         session.connection().execute(sa_insert(cast(Table, Credit.__table__)), credits)
-    return [
-        _out(
-            row | {"id": ids[d.target.occasion_id]},
-            d.target.stage,
-            d.target.case_no,
-            d.target.bundle_no,
-            None,
-        )
-        for d, row in stored
-    ]
+    for d, row in stored:
+        row["id"] = ids[d.target.occasion_id]
+    return stored
 
 
 def _already_evaluated(occasion_id: int) -> Conflict:
@@ -277,12 +273,12 @@ def bulk_submit(
             claimed.add(occasion_id)
         except DomainError as exc:
             results[index] = _refused(index, exc)
-    stored = {out.occasion_id: out for out in _write(session, [d for _, d in drafts])}
+    stored = {d.target.occasion_id: row["id"] for d, row in _write(session, [d for _, d in drafts])}
     for index, draft in drafts:
-        out = stored.get(draft.target.occasion_id)
+        evaluation_id = stored.get(draft.target.occasion_id)
         results[index] = (
-            BulkItemResult(index=index, accepted=True, evaluation_id=out.id)
-            if out is not None
+            BulkItemResult(index=index, accepted=True, evaluation_id=evaluation_id)
+            if evaluation_id is not None
             else _refused(index, _already_evaluated(draft.target.occasion_id))
         )
     return [r for r in results if r is not None]

@@ -62,26 +62,28 @@ class SeedResult:
     profiles: dict[str, int]
 
 
+def admin_url(url: str) -> str:
+    """libpq URL of the ``postgres`` maintenance database on the same server."""
+    return (
+        make_url(url)
+        .set(drivername="postgresql", database="postgres")
+        .render_as_string(hide_password=False)
+    )
+
+
 def recreate_database(url: str) -> None:
     """Drop (forcing other sessions out) and create the benchmark database."""
     u = make_url(url)
     name = u.database
     assert name and name.replace("_", "").isalnum(), f"odd database name {name!r}"
-    admin = u.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def drop_database(url: str) -> None:
-    u = make_url(url)
-    admin = u.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def migrate(url: str, log: Log) -> str:
@@ -131,7 +133,12 @@ def make_catalog(db: Database) -> None:
         ):
             s.add(
                 Region(
-                    code=code, name=name, level=level, parent_code=parent, path=path, profile=profile
+                    code=code,
+                    name=name,
+                    level=level,
+                    parent_code=parent,
+                    path=path,
+                    profile=profile,
                 )
             )
             s.flush()
@@ -139,8 +146,12 @@ def make_catalog(db: Database) -> None:
         s.add(line)
         s.flush()
         orgs = {
-            "GX": Organization(code="O-GX", name="柳州市公安局", region_code="450200", line_id=line.id),
-            "BJ": Organization(code="O-BJ", name="北京市公安局", region_code="110100", line_id=line.id),
+            "GX": Organization(
+                code="O-GX", name="柳州市公安局", region_code="450200", line_id=line.id
+            ),
+            "BJ": Organization(
+                code="O-BJ", name="北京市公安局", region_code="110100", line_id=line.id
+            ),
         }
         s.add_all(orgs.values())
         s.flush()
@@ -200,9 +211,7 @@ def _template_cycle() -> list[str]:
     return cycle
 
 
-def seed_occasions(
-    db: Database, *, count: int, now: datetime, mode: str, log: Log
-) -> SeedResult:
+def seed_occasions(db: Database, *, count: int, now: datetime, mode: str, log: Log) -> SeedResult:
     """``count`` cases of immediate items, each with one open ``complete`` occasion that opened
     10 minutes before ``now`` (rateable for days under both profiles)."""
     opens_at = now - timedelta(minutes=10)
@@ -256,20 +265,22 @@ def _seed_core(
     templates: dict[str, tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = {}
     with db.transaction() as s:
         for n, name in enumerate(TEMPLATES):
-            case, _ = cases.upsert_case(
+            _case, _ = cases.upsert_case(
                 session=s, data=_case_in(f"BENCH-T-{name}", name, n, opens_at), now=now
             )
             s.flush()
     with db.engine.connect() as conn:
         for name in TEMPLATES:
             case_row = dict(
-                conn.execute(
-                    select(case_t).where(case_t.c.case_no == f"BENCH-T-{name}")
-                ).mappings().one()
+                conn.execute(select(case_t).where(case_t.c.case_no == f"BENCH-T-{name}"))
+                .mappings()
+                .one()
             )
-            occ_rows = conn.execute(
-                select(occ_t).where(occ_t.c.case_id == case_row["id"])
-            ).mappings().all()
+            occ_rows = (
+                conn.execute(select(occ_t).where(occ_t.c.case_id == case_row["id"]))
+                .mappings()
+                .all()
+            )
             assert len(occ_rows) == 1, "an immediate case has exactly one occasion"
             occ_row = dict(occ_rows[0])
             dl_rows = [
@@ -301,9 +312,7 @@ def _seed_core(
                 name = cycle[n % len(cycle)]
                 case_row, occ_row, dls = templates[name]
                 staff_prefix = TEMPLATES[name][2]
-                staff_id = (
-                    staff_ids[staff_prefix][n % STAFF_PER_ORG] if staff_prefix else None
-                )
+                staff_id = staff_ids[staff_prefix][n % STAFF_PER_ORG] if staff_prefix else None
                 case_id, occ_id = next_case + n, next_occ + n
                 case_rows.append(
                     case_row | {"id": case_id, "case_no": f"BENCH-{n:08d}", "staff_id": staff_id}

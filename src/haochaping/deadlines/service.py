@@ -47,14 +47,6 @@ def schedule(
     return row
 
 
-def cancel(*, session: Session, kind: str, subject_id: int) -> None:
-    row = session.scalar(
-        select(Deadline).where(Deadline.kind == kind, Deadline.subject_id == subject_id)
-    )
-    if row is not None and row.status == DeadlineStatus.pending.value:
-        row.status = DeadlineStatus.cancelled.value
-
-
 def sweep_batch(
     *, session: Session, now: datetime, handlers: Mapping[str, Handler], limit: int = 500
 ) -> SweepResult:
@@ -99,16 +91,3 @@ def sweep_batch(
         result.processed[row.kind] = result.processed.get(row.kind, 0) + 1
     session.flush()
     return result
-
-
-def pending_count(*, session: Session, now: datetime | None = None) -> int:
-    from sqlalchemy import func
-
-    query = (
-        select(func.count())
-        .select_from(Deadline)
-        .where(Deadline.status == DeadlineStatus.pending.value)
-    )
-    if now is not None:
-        query = query.where(Deadline.due_at <= now)
-    return int(session.scalar(query) or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -115,15 +116,16 @@ def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
         supplementary=False,
         rated_at=target.default_due or target.rate_until,
     )
-    _write(session, [draft])
+    with contextlib.suppress(Conflict):
+        # The rater's own rating landed at the same moment: it stands, no default is due.
+        _write(session, [draft])
 
 
 def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str, Any]]]:
     """Write checked drafts set-wise: one INSERT of evaluations (a concurrent or earlier rating
     of the same occasion makes it skip that row: C1's unique constraint decides), one UPDATE per
     occasion status, one INSERT of credits. Returns the stored drafts with their rows (``id``
-    included), in order; raises
-    ``already_evaluated`` for a single draft that lost."""
+    included), in order; raises ``already_evaluated`` for a single draft that lost."""
     if not drafts:
         return []
     rows = [

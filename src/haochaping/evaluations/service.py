@@ -11,12 +11,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, func, select
-from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from haochaping.bulk_insert import insert_rows
 from haochaping.calendar.service import add_duration
 from haochaping.cases import service as cases
 from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus
@@ -34,6 +32,9 @@ from haochaping.evaluations.schemas import (
 )
 from haochaping.policy import service as policy
 from haochaping.policy.schemas import Profile
+
+_EVALUATIONS = cast(Table, Evaluation.__table__)
+_CREDITS = cast(Table, Credit.__table__)
 
 
 @dataclass(frozen=True)
@@ -148,15 +149,11 @@ def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str,
         }
         for d in drafts
     ]
-    table = cast(Table, Evaluation.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # One cached statement, executed for many rows ("insertmanyvalues" batches them).
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["occasion_id"])
-        .returning(table.c.occasion_id, table.c.id)
+    conn = session.connection()
+    inserted = insert_rows(
+        conn, _EVALUATIONS, rows, skip_conflicts_on="occasion_id", returning=("occasion_id", "id")
     )
-    ids: dict[int, int] = dict(session.connection().execute(stmt, rows).all())
+    ids: dict[int, int] = {row.occasion_id: row.id for row in inserted}
     stored = [(d, row) for d, row in zip(drafts, rows, strict=True) if d.target.occasion_id in ids]
     if len(drafts) == 1 and not stored:
         raise _already_evaluated(drafts[0].target.occasion_id)
@@ -167,8 +164,7 @@ def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str,
             status=status,
         )
     credits = [c for d, row in stored for c in _credits(d, ids[d.target.occasion_id], row)]
-    if credits:
-        session.connection().execute(sa_insert(cast(Table, Credit.__table__)), credits)
+    insert_rows(conn, _CREDITS, credits)
     for d, row in stored:
         row["id"] = ids[d.target.occasion_id]
     return stored

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from haochaping.errors import DomainError
-from haochaping.evaluations import service
+from haochaping.evaluations import idempotency, service
 from haochaping.evaluations.models import Channel
 from haochaping.evaluations.schemas import (
     BulkIn,
@@ -39,13 +39,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 def submit_evaluation(
     data: EvaluationIn, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    def work() -> service.StoredAnswer:
+    def work() -> idempotency.StoredAnswer:
         try:
             with session.begin_nested():
                 out = service.submit(session=session, data=data, now=now)
         except DomainError as exc:
-            return service.StoredAnswer(exc.status_code, exc.as_dict())
-        return service.StoredAnswer(201, out.model_dump(mode="json"))
+            return idempotency.StoredAnswer(exc.status_code, exc.as_dict())
+        return idempotency.StoredAnswer(201, out.model_dump(mode="json"))
 
     if idempotency_key is None:
         # No answer to remember: a refusal simply leaves the transaction uncommitted.
@@ -54,14 +54,14 @@ def submit_evaluation(
         return JSONResponse(body, status_code=201)
     payload = data.model_dump(mode="json")
     try:
-        answer = service.run_idempotent(
+        answer = idempotency.run_idempotent(
             session=session, key=idempotency_key, payload=payload, now=now, work=work
         )
         session.commit()
     except IntegrityError:
         # A twin request with the same key committed first: answer as it did.
         session.rollback()
-        answer = service.run_idempotent(
+        answer = idempotency.run_idempotent(
             session=session, key=idempotency_key, payload=payload, now=now, work=work
         )
         session.rollback()

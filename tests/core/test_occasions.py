@@ -92,6 +92,9 @@ def test_case_times_are_checked(session: Session, cat: object) -> None:
     with pytest.raises(DomainError) as err:
         register(session, "BAD-STAFF", staff_code="S3")
     assert err.value.code == "staff_not_in_org"
+    with pytest.raises(DomainError) as err:
+        register(session, "BAD-WINDOW", window_code="W2")
+    assert err.value.code == "window_not_in_org"
 
 
 def test_P2_window_across_a_year_without_schedule_is_flagged(session: Session, cat: object) -> None:

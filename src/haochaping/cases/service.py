@@ -41,6 +41,12 @@ def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case,
     window_id = None
     if data.window_code:
         window = catalog.get_window(session=session, code=data.window_code)
+        if window.org_id != org.id:
+            raise InvalidInput(
+                "window_not_in_org",
+                "该窗口不属于办件的办理机构",
+                details={"window_code": data.window_code},
+            )
         window_id, hall_id = window.id, hall_id or window.hall_id
     staff_id = None
     if data.staff_code:

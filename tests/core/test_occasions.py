@@ -116,3 +116,28 @@ def test_P2_window_across_a_year_without_schedule_is_flagged(session: Session, c
 
     row = session.scalar(select(Deadline).where(Deadline.subject_id == occ.id))
     assert row is not None and row.estimated is True and row.kind == "occasion.close"
+
+
+def test_P2_importing_the_year_recomputes_estimated_windows(session: Session, cat: object) -> None:
+    from pathlib import Path
+
+    from haochaping.calendar import service as calendar
+
+    late_december = T0.replace(month=12, day=29)
+    case = register(
+        session,
+        "P2-IMPORT",
+        "I-ZZ",
+        staff_code="SZ",
+        accepted_at=late_december,
+        completed_at=late_december,
+        now=late_december,
+    )
+    occ = occasions_of(session, case)[0]
+    guessed = occ.rate_until
+    example = Path(__file__).resolve().parents[2] / "examples" / "calendar-2027.csv"
+    calendar.import_file(session=session, path=example, now=late_december)
+    assert cases.recompute_estimated_windows(session=session) == 1
+    assert occ.window_estimated is False
+    # The example schedule makes 2027-01-01 a holiday: one working day more than the guess.
+    assert occ.rate_until > guessed

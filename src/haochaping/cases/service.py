@@ -192,13 +192,6 @@ def _apply_plan(
         if current.status == OccasionStatus.open.value:
             current.staff_id, current.rates_staff = staff_id, plan.rates_staff
         return
-    profile = policy.get_profile(name=profile_name)
-    window = occ.rating_window(
-        calendar=occ.work_calendar(session),
-        profile=profile,
-        opens_at=plan.opens_at,
-        on_site=plan.on_site,
-    )
     if current is None:
         current = Occasion(
             case_id=case_id,
@@ -210,25 +203,43 @@ def _apply_plan(
         session.add(current)
     current.rates_staff, current.staff_id = plan.rates_staff, staff_id
     current.on_site, current.credited = plan.on_site, plan.credited
-    current.opens_at, current.rate_until = plan.opens_at, window.rate_until
-    current.default_due, current.window_estimated = window.default_due, window.estimated
+    current.opens_at = plan.opens_at
+    _set_window(session, current)
+
+
+def _set_window(session: Session, occasion: Occasion) -> None:
+    """Compute the occasion's rating window (C7, C8) and store its deadline row."""
+    with session.no_autoflush:  # a new occasion has no window yet; loading the calendar waits
+        window = occ.rating_window(
+            calendar=occ.work_calendar(session),
+            profile=policy.get_profile(name=occasion.profile_name),
+            opens_at=occasion.opens_at,
+            on_site=occasion.on_site,
+        )
+    occasion.rate_until, occasion.default_due = window.rate_until, window.default_due
+    occasion.window_estimated = window.estimated
     session.flush()
-    if window.default_due is not None:
-        deadlines.schedule(
-            session=session,
-            kind=occ.DEFAULT_KIND,
-            subject_id=current.id,
-            due_at=window.default_due,
-            estimated=window.estimated,
+    deadlines.schedule(
+        session=session,
+        kind=occ.DEFAULT_KIND if window.default_due is not None else occ.CLOSE_KIND,
+        subject_id=occasion.id,
+        due_at=window.default_due or window.rate_until,
+        estimated=window.estimated,
+    )
+
+
+def recompute_estimated_windows(*, session: Session) -> int:
+    """After a new year's calendar is imported (P2): open occasions whose window was computed
+    on weekends only get it computed again. Returns how many were recomputed."""
+    session.info.pop("work_calendar", None)
+    estimated = session.scalars(
+        select(Occasion).where(
+            Occasion.status == OccasionStatus.open.value, Occasion.window_estimated.is_(True)
         )
-    else:
-        deadlines.schedule(
-            session=session,
-            kind=occ.CLOSE_KIND,
-            subject_id=current.id,
-            due_at=window.rate_until,
-            estimated=window.estimated,
-        )
+    ).all()
+    for occasion in estimated:
+        _set_window(session, occasion)
+    return len(estimated)
 
 
 def get_case(*, session: Session, case_no: str) -> Case:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from haochaping.calendar import service
+from haochaping.cases import service as cases
 from haochaping.cli.common import console, domain_errors, err_console, open_database
 from haochaping.clock import BEIJING, utcnow
 from haochaping.errors import InvalidInput
@@ -47,6 +48,7 @@ def import_(
             try:
                 with db.transaction() as session:
                     result = service.import_file(session=session, path=file, now=utcnow())
+                    recomputed = cases.recompute_estimated_windows(session=session)
             except InvalidInput as exc:
                 if exc.code != service.FILE_INVALID or not isinstance(exc.details, list):
                     raise
@@ -60,6 +62,8 @@ def import_(
     console.print(
         f"新增 {result.inserted} 条，更新 {result.updated} 条，未变 {result.unchanged} 条"
     )
+    if recomputed:
+        console.print(f"已按新日历重新计算 {recomputed} 个评价场次的评价期限（原为按周末估算）")
 
 
 def _print_file_errors(exc: InvalidInput) -> None:

@@ -170,6 +170,7 @@ def test_follow_up_and_lists(client: TestClient) -> None:
     assert r.status_code == 409 and r.json()["code"] == "follow_up_exists"
     listed = client.get("/api/v1/evaluations", params={"org": "O1", "level": 2}).json()
     assert listed["total"] == 1 and listed["items"][0]["follow_up"]["text"] == "已电话沟通"
+    assert listed["items"][0]["label_names"] == ["工作人员服务态度生硬"]
     assert client.get("/api/v1/evaluations", params={"org": "O2"}).json()["total"] == 0
     assert client.get("/api/v1/evaluations", params={"region": "450200"}).json()["total"] == 1
     scores = client.get("/api/v1/scores", params={"dimension": "staff"}).json()

@@ -59,6 +59,9 @@ class EvaluationOut(BaseModel):
     score: float
     is_bad: bool
     label_codes: list[str]
+    # The labels' texts from the profile's current catalogue (B4); a code it no longer has is
+    # shown as it is.
+    label_names: list[str]
     text: str | None
     channel: int | None
     is_default: bool

@@ -380,12 +380,18 @@ def _out(
         bundle_no=bundle_no,
         stage=stage,
         level_name=profile.levels[values["level"]].name,
+        label_names=_label_names(profile, values["label_codes"]),
         follow_up=FollowUpOut(
             text=fu.text, label_codes=fu.label_codes, channel=fu.channel, created_at=fu.created_at
         )
         if fu
         else None,
     )
+
+
+def _label_names(profile: Profile, codes: list[str]) -> list[str]:
+    labels = profile.labels.by_code()
+    return [labels[c].name if c in labels else c for c in codes]
 
 
 _OUT_COLUMNS = (

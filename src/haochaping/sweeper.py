@@ -33,5 +33,7 @@ def run_sweep(db: Database, now: datetime, *, batch: int = 500) -> SweepResult:
         for kind, n in result.processed.items():
             total.processed[kind] = total.processed.get(kind, 0) + n
         total.failed += result.failed
-        if result.total + result.failed < batch:
+        # Stop when the due rows are exhausted, or when a batch made no progress at all: rows
+        # that failed wait for the next sweep instead of being retried at once.
+        if result.total + result.failed < batch or result.total == 0:
             return total

@@ -92,3 +92,25 @@ def test_two_sweepers_never_process_a_row_twice(committed_db: Database) -> None:
         assert statuses == {"defaulted"}
     again = sweeper.run_sweep(committed_db, T0 + timedelta(days=9))
     assert again.total == 0
+
+
+def test_a_failing_task_is_recorded_and_does_not_block_the_others(
+    session: Session, caplog: object
+) -> None:
+    from haochaping.deadlines.models import Deadline
+
+    done: list[int] = []
+
+    def flaky(_: Session, subject_id: int, __: object) -> None:
+        if subject_id == 2:
+            raise RuntimeError("gateway down")
+        done.append(subject_id)
+
+    for subject in (1, 2, 3):
+        deadlines.schedule(session=session, kind="test.flaky", subject_id=subject, due_at=T0)
+    result = deadlines.sweep_batch(session=session, now=T0, handlers={"test.flaky": flaky})
+    assert (result.processed, result.failed, done) == ({"test.flaky": 2}, 1, [1, 3])
+    row = session.scalar(select(Deadline).where(Deadline.subject_id == 2))
+    assert row is not None and row.status == "pending" and row.attempts == 1
+    assert row.last_error == "RuntimeError: gateway down"
+    assert "gateway down" in caplog.text  # type: ignore[attr-defined]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from haochaping.calendar import service as calendar
 from haochaping.cases import service as cases
+from haochaping.cases.models import Occasion
+from haochaping.deadlines.models import Deadline
 from haochaping.errors import DomainError
 from tests.factories import T0, make_catalog, occasions_of, register
 
@@ -97,46 +102,35 @@ def test_case_times_are_checked(session: Session, cat: object) -> None:
     assert err.value.code == "window_not_in_org"
 
 
-def test_P2_window_across_a_year_without_schedule_is_flagged(session: Session, cat: object) -> None:
-    late_december = T0.replace(month=12, day=29)
+LATE_DECEMBER = T0.replace(month=12, day=29)
+
+
+def _late_december_occasion(session: Session, case_no: str) -> Occasion:
+    """A ZZ case handled on 2026-12-29: its 5-working-day window reaches into 2027."""
     case = register(
         session,
-        "P2-2027",
+        case_no,
         "I-ZZ",
         staff_code="SZ",
-        accepted_at=late_december,
-        completed_at=late_december,
-        now=late_december,
+        accepted_at=LATE_DECEMBER,
+        completed_at=LATE_DECEMBER,
+        now=LATE_DECEMBER,
     )
-    occ = occasions_of(session, case)[0]
+    return occasions_of(session, case)[0]
+
+
+def test_P2_window_across_a_year_without_schedule_is_flagged(session: Session, cat: object) -> None:
+    occ = _late_december_occasion(session, "P2-2027")
     assert occ.window_estimated is True
-    from sqlalchemy import select
-
-    from haochaping.deadlines.models import Deadline
-
     row = session.scalar(select(Deadline).where(Deadline.subject_id == occ.id))
     assert row is not None and row.estimated is True and row.kind == "occasion.close"
 
 
 def test_P2_importing_the_year_recomputes_estimated_windows(session: Session, cat: object) -> None:
-    from pathlib import Path
-
-    from haochaping.calendar import service as calendar
-
-    late_december = T0.replace(month=12, day=29)
-    case = register(
-        session,
-        "P2-IMPORT",
-        "I-ZZ",
-        staff_code="SZ",
-        accepted_at=late_december,
-        completed_at=late_december,
-        now=late_december,
-    )
-    occ = occasions_of(session, case)[0]
+    occ = _late_december_occasion(session, "P2-IMPORT")
     guessed = occ.rate_until
     example = Path(__file__).resolve().parents[2] / "examples" / "calendar-2027.csv"
-    calendar.import_file(session=session, path=example, now=late_december)
+    calendar.import_file(session=session, path=example, now=LATE_DECEMBER)
     assert cases.recompute_estimated_windows(session=session) == 1
     assert occ.window_estimated is False
     # The example schedule makes 2027-01-01 a holiday: one working day more than the guess.

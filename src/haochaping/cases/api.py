@@ -41,8 +41,12 @@ def upsert_case(data: CaseIn, session: SessionDep, now: NowDep, response: Respon
 def read_case(case_no: str, session: SessionDep) -> CaseDetail:
     case = service.get_case(session=session, case_no=case_no)
     out = _case_out(session, case)
+    occasion_ids = [o.id for o in out.occasions + out.bundle_occasions]
     return CaseDetail(
-        **out.model_dump(), evaluations=evaluations.evaluations_of_case(session=session, case=case)
+        **out.model_dump(),
+        evaluations=evaluations.evaluations_of_occasions(
+            session=session, occasion_ids=occasion_ids
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from haochaping.clock import ensure_aware
 from haochaping.errors import DomainError
 from haochaping.evaluations import idempotency, service
 from haochaping.evaluations.models import Channel
@@ -115,8 +116,6 @@ def list_evaluations(
     is_default: bool | None = None,
     is_bad: bool | None = None,
 ) -> EvaluationPage:
-    from haochaping.clock import ensure_aware
-
     filters = service.EvaluationFilter(
         case_no=case_no,
         org_code=org,

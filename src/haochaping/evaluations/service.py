@@ -450,10 +450,9 @@ def get_evaluation(*, session: Session, evaluation_id: int) -> EvaluationOut:
     return describe(session=session, evaluations=[evaluation])[0]
 
 
-def evaluations_of_case(*, session: Session, case: Case) -> list[EvaluationOut]:
-    own, shared = cases.case_occasions(session=session, case=case)
-    occ_ids = [o.id for o in own + shared]
+def evaluations_of_occasions(*, session: Session, occasion_ids: list[int]) -> list[EvaluationOut]:
+    """The evaluations of the given occasions (a case's own and its bundle's)."""
     rows = session.scalars(
-        select(Evaluation).where(Evaluation.occasion_id.in_(occ_ids)).order_by(Evaluation.id)
+        select(Evaluation).where(Evaluation.occasion_id.in_(occasion_ids)).order_by(Evaluation.id)
     ).all()
     return describe(session=session, evaluations=list(rows))

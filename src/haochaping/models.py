@@ -1,17 +1,23 @@
 """Imports every domain's models so that the metadata is complete (Alembic, test schema)."""
 
+from haochaping.accounts import models as accounts_models
+from haochaping.audit import models as audit_models
 from haochaping.calendar import models as calendar_models
 from haochaping.cases import models as cases_models
 from haochaping.catalog import models as catalog_models
+from haochaping.clients import models as clients_models
 from haochaping.db import Base
 from haochaping.deadlines import models as deadlines_models
 from haochaping.evaluations import models as evaluations_models
 
 __all__ = [
     "Base",
+    "accounts_models",
+    "audit_models",
     "calendar_models",
     "cases_models",
     "catalog_models",
+    "clients_models",
     "deadlines_models",
     "evaluations_models",
 ]

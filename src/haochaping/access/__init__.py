@@ -1,0 +1,1 @@
+"""Who may call what: principals, scopes and the access rule of every route."""

@@ -1,0 +1,1 @@
+"""Officials' accounts, roles bound to catalogue scopes, console sessions."""

@@ -1,0 +1,3 @@
+"""audit models."""
+
+from __future__ import annotations

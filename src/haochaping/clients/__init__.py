@@ -1,0 +1,1 @@
+"""Business systems: scoped credentials and HMAC-SM3 signed requests."""

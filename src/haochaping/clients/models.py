@@ -1,0 +1,3 @@
+"""clients models."""
+
+from __future__ import annotations

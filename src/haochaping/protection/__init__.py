@@ -1,0 +1,1 @@
+"""Abuse protection: rate limits, body size limits, trusted proxies."""

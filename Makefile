@@ -13,8 +13,11 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
+## The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## Install, create the demo province on SQLite (first time only) and start the server.
 run: install

@@ -5,21 +5,29 @@ with ``cases.service.upsert_case`` and copies their ``cases``/``occasions``/``de
 SQLAlchemy Core bulk INSERTs (only ids, case numbers and staff change), so the rows are exactly what
 the service writes, at ~100x the speed; ``service`` mode registers every case through
 ``upsert_case``.
+
+Since issue 3 the API is closed to anonymous callers and raters' personal data is encrypted: the
+bench creates a key file (``setup_keyring``; the server gets it through ``HCP_KEY_FILE``) and a
+business client serving every region of the catalogue (``create_bench_client``), whose secret
+signs every request (HMAC-SM3, ``haochaping.clients.signing``).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from sqlalchemy import Table, select, text
 from sqlalchemy.engine import make_url
 
+from haochaping.access.scope import Scope
 from haochaping.cases import service as cases
 from haochaping.cases.models import Case, Occasion, OccasionStatus
 from haochaping.cases.schemas import CaseIn
@@ -32,8 +40,11 @@ from haochaping.catalog.models import (
     Staff,
     Window,
 )
+from haochaping.clients import service as clients
+from haochaping.clients.service import IssuedKey
 from haochaping.db import Database
 from haochaping.deadlines.models import Deadline
+from haochaping.pii import keyring
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hcp_bench"
 
@@ -50,6 +61,10 @@ TEMPLATES = {
     "bj-online": ("I-BJ", "online", None, 1),
 }
 STAFF_PER_ORG = 20
+
+# The business client the load generators sign as.
+BENCH_CLIENT = "bench-loadgen"
+KEY_FILE_NAME = "haochaping-keys.json"
 
 Log = Callable[[str], None]
 
@@ -120,6 +135,36 @@ def pg_settings(url: str) -> dict[str, str]:
             }
     finally:
         db.dispose()
+
+
+def setup_keyring(workdir: Path) -> Path:
+    """A fresh key file in ``workdir`` (``haochaping keys init``), used by this process from now
+    on; give the same path to the server as ``HCP_KEY_FILE``. Returns the path."""
+    path = workdir / KEY_FILE_NAME
+    keyring.create_keyring_file(path)
+    # get_settings() is cached: set the variable for anything not yet loaded, and configure the
+    # keyring explicitly for anything that already has.
+    os.environ["HCP_KEY_FILE"] = str(path)
+    keyring.configure(keyring.load_keyring(path))
+    return path
+
+
+def create_bench_client(db: Database, *, now: datetime) -> IssuedKey:
+    """A business client serving every region of the catalogue (its root regions' subtrees),
+    with its first key."""
+    with db.transaction() as s:
+        roots = list(
+            s.scalars(select(Region.code).where(Region.parent_code.is_(None)).order_by(Region.code))
+        )
+        return clients.create_client(
+            s,
+            code=BENCH_CLIENT,
+            name="压测业务系统",
+            org_codes=[],
+            region_codes=roots,
+            now=now,
+            actor="bench",
+        )
 
 
 def make_catalog(db: Database) -> None:
@@ -250,7 +295,7 @@ def _seed_service(
         with db.transaction() as s:
             for n in range(start, min(count, start + batch)):
                 data = _case_in(f"BENCH-{n:08d}", cycle[n % len(cycle)], n, opens_at)
-                cases.upsert_case(session=s, data=data, now=now)
+                cases.upsert_case(session=s, data=data, now=now, scope=Scope.all())
         if start and start % 10_000 == 0:
             log(f"  … {start} cases registered")
 
@@ -266,7 +311,10 @@ def _seed_core(
     with db.transaction() as s:
         for n, name in enumerate(TEMPLATES):
             _case, _ = cases.upsert_case(
-                session=s, data=_case_in(f"BENCH-T-{name}", name, n, opens_at), now=now
+                session=s,
+                data=_case_in(f"BENCH-T-{name}", name, n, opens_at),
+                now=now,
+                scope=Scope.all(),
             )
             s.flush()
     with db.engine.connect() as conn:

@@ -4,9 +4,11 @@
                                      [--bulk-size 1000] [--occasions 60000]
 
 Recreates the ``hcp_bench`` database, migrates it, seeds a catalogue and open occasions (service
-layer, see ``_common.py``), starts ``uvicorn --workers W`` as a subprocess and measures, with the
-same server: single ``POST /api/v1/evaluations``, the no-op ``GET /api/v1/health`` at the same
-concurrency, and ``POST /api/v1/evaluations/bulk``. Prints figures; never asserts timings.
+layer, see ``_common.py``) with a fresh PII key file and a business client serving every region,
+starts ``uvicorn --workers W`` as a subprocess (same key file) and measures, with the same server:
+single signed ``POST /api/v1/evaluations`` (pre-signed for wrk), the no-op (public, unsigned)
+``GET /api/v1/health`` at the same concurrency, and signed ``POST /api/v1/evaluations/bulk``.
+Prints figures; never asserts timings.
 """
 
 from __future__ import annotations
@@ -144,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"== machine busy before the run: {background:.0f}% of {os.cpu_count()} cores")
         if background > 15:
             log("   WARNING: something else is using the CPU; figures will be low and noisy")
-        # 1. Database.
+        # 1. Database, PII keys (shared with the server) and the signing business client.
         t0 = time.perf_counter()
+        key_file = common.setup_keyring(workdir)
+        log(f"== PII key file {key_file} (HCP_KEY_FILE of this process and of the server)")
         log(f"== recreating database {args.url.rsplit('/', 1)[1]}")
         common.recreate_database(args.url)
         schema = common.migrate(args.url, log)
@@ -157,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             seeded = common.seed_occasions(
                 db, count=args.occasions, now=utcnow(), mode=args.seed, log=log
             )
+            creds = common.create_bench_client(db, now=utcnow())
+            log(f"== business client {creds.client} (key {creds.kid}) serving every region")
         finally:
             db.dispose()
         ids = seeded.occasion_ids
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port or free_port(),
             workdir=workdir,
             app=args.app,
+            key_file=key_file,
         )
         log(f"== starting server: {server.shell_command}")
         server.start()
@@ -197,11 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         admin_url = common.admin_url(args.url)
         log(f"   up: master {server.pid}, workers {server.workers_pids()}")
 
-        common_kw = {
+        common_kw: dict[str, Any] = {
             "base": server.base,
             "clients": args.clients,
             "workdir": workdir,
             "recycle": args.requests_per_connection,
+            "creds": creds,
         }
         if tool == "wrk":
             common_kw["threads"] = args.wrk_threads
@@ -210,13 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         log(f"== warm-up {args.warmup:g} s")
         load(mode="health", ids=range(0), seconds=max(1, args.warmup / 3), **common_kw)
         warm = load(mode="single", ids=warm_ids, seconds=args.warmup, **common_kw)
+        _log_presign(warm)
         log(f"   {warm.requests} evaluations, {warm.errors} errors")
+        if warm.error_sample:
+            log(f"   first error: {warm.error_sample}")
 
         # 4. Single evaluations.
         log(f"== single POST /api/v1/evaluations: {args.clients} clients, {args.seconds:g} s")
         with CpuWindow(pids, dbname, admin_url) as cpu:
             single = load(mode="single", ids=single_ids, seconds=args.seconds, **common_kw)
         single.cpu = cpu.result
+        _log_presign(single)
         log(f"   {single.rps:,.0f}/s p99 {single.p99:.1f} ms, {single.errors} errors")
 
         # 5. No-op endpoint at the same concurrency.
@@ -238,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 size=args.bulk_size,
                 senders=args.bulk_senders,
                 max_seconds=args.bulk_seconds,
+                creds=creds,
             )
         bulk.cpu = cpu.result
         log(f"   {bulk.eps:,.0f} evaluations/s, {bulk.errors} errors, {bulk.rejected} rejected")
@@ -325,6 +338,14 @@ def main(argv: list[str] | None = None) -> int:
             log(f"(kept {workdir})")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _log_presign(result: LoadResult) -> None:
+    if result.presigned:
+        log(
+            f"   pre-signed {result.presigned:,} requests in {result.presign_seconds:.2f} s "
+            f"({1e6 * result.presign_seconds / result.presigned:.0f} µs each; before the clock)"
+        )
 
 
 def _wait_quiet(max_seconds: float) -> float:
@@ -445,9 +466,10 @@ def _report(
         return "meets" if ok else "BELOW"
 
     tool_desc = (
-        "wrk (C, 1 thread, Lua-generated bodies, latency from wrk's histogram)"
+        f"wrk (C, {args.wrk_threads} thread(s), bodies and HMAC-SM3 signatures pre-signed in "
+        "Python and read by Lua, latency from wrk's histogram)"
         if tool == "wrk"
-        else "httpx.AsyncClient, asyncio, one process (the client shares the 2 cores!)"
+        else "httpx.AsyncClient + SignedAuth, asyncio, one process (the client shares the cores!)"
     )
     seed_desc = (
         "service layer for 4 template cases (upsert_case), then SQLAlchemy Core bulk INSERT "
@@ -481,9 +503,17 @@ def _report(
             if args.requests_per_connection
             else " forever"
         ),
+        "signing      HMAC-SM3 (issue 3) on every evaluation request, health unsigned"
+        + (
+            f"; {single.presigned:,} single requests pre-signed in {single.presign_seconds:.2f} s "
+            f"({1e6 * single.presign_seconds / single.presigned:.0f} µs each, not timed)"
+            if single.presigned
+            else ""
+        ),
         f"warm-up      {warm.requests} single evaluations (not counted)",
         "",
-        f"single POST /api/v1/evaluations ({single.seconds:.1f} s, {single.requests:,} requests)",
+        f"single signed POST /api/v1/evaluations ({single.seconds:.1f} s, "
+        f"{single.requests:,} requests)",
         f"  throughput   {single.rps:,.0f} evaluations/s",
         f"  latency      p50 {single.p50:.1f} ms   p95 {single.p95:.1f} ms   "
         f"p99 {single.p99:.1f} ms   (mean {single.mean:.1f}, max {single.max:.1f})",
@@ -503,7 +533,7 @@ def _report(
         f"  errors       {noop.errors}",
         _fmt_cpu(noop.cpu, noop.requests, "req"),
         "",
-        f"bulk POST /api/v1/evaluations/bulk ({bulk.batches} batches x {args.bulk_size}, "
+        f"bulk signed POST /api/v1/evaluations/bulk ({bulk.batches} batches x {args.bulk_size}, "
         f"{args.bulk_senders} senders, {bulk.seconds:.1f} s)",
         f"  throughput   {bulk.eps:,.0f} evaluations/s  ({bulk.accepted:,} accepted, "
         f"{bulk.rejected} rejected, {bulk.errors} failed requests)",

@@ -9,7 +9,13 @@ can run), seeds open occasions like ``ingest.py`` and then, with no concurrency 
    real ASGI app with Starlette's TestClient), of the no-op health check, and of a bulk request,
    counted with SQLAlchemy ``before_cursor_execute`` events and the libpq protocol trace;
 2. times the route function ``submit_evaluation`` called directly (wall and CPU per request);
-3. profiles it with cProfile and prints the top functions.
+3. profiles it with cProfile and prints the top functions;
+4. times the access check of a signed request (issue 3) piece by piece: ``verify_request``
+   (client and key lookup, HMAC-SM3, nonce insert in a savepoint), the commit that spends the
+   nonce, and the principal (client scope) built afterwards.
+
+Requests are signed as a business client serving every region (``_common.create_bench_client``);
+raters' data is encrypted with an in-memory keyring.
 
 Figures only; nothing is asserted.
 """
@@ -37,11 +43,17 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
+from haochaping.access.principal import Principal
+from haochaping.access.rules import principal_for_client
 from haochaping.app import create_app
+from haochaping.clients import service as clients
+from haochaping.clients import signing
+from haochaping.clients.service import IssuedKey
 from haochaping.clock import utcnow
 from haochaping.db import Database
 from haochaping.evaluations.api import submit_evaluation
 from haochaping.evaluations.schemas import EvaluationIn
+from haochaping.pii import keyring
 
 URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hcp_bench_profile"
 
@@ -156,8 +168,111 @@ def show(title: str, rec: tuple[list[str], Counter[str], list[str]], per: int = 
             print(f"       {_short(ln, 140)}")
 
 
+def client_principal(db: Database, creds: IssuedKey) -> Principal:
+    with db.transaction() as s:
+        client_id = s.scalar(
+            clients.select(clients.BusinessClient.id).where(
+                clients.BusinessClient.code == creds.client
+            )
+        )
+        assert client_id is not None
+        return principal_for_client(s, client_id=client_id, code=creds.client, ip="127.0.0.1")
+
+
+def profile_access(
+    db: Database, rec: Recorder, creds: IssuedKey, ids: Iterator[int], rng: random.Random, n: int
+) -> None:
+    """What ``Requires.__call__`` does for a signed request, in its three steps, sequentially:
+    wall and CPU per step (the difference is waiting for PostgreSQL), statements of one."""
+    path = "/api/v1/evaluations"
+
+    def headers() -> tuple[dict[str, str], bytes]:
+        body = json.dumps(common.evaluation_payload(next(ids), rng)).encode()
+        h = signing.sign_headers(
+            client=creds.client,
+            kid=creds.kid,
+            secret=creds.secret,
+            method="POST",
+            path=path,
+            body=body,
+        )
+        return {k.lower(): v for k, v in h.items()}, body
+
+    steps = ("verify_request", "commit (nonce)", "principal_for_client")
+    wall: Counter[str] = Counter()
+    cpu: Counter[str] = Counter()
+
+    def one(record: bool = False) -> None:
+        h, body = headers()
+        session = db.sessionmaker()
+        try:
+            if record:
+                rec.start()
+            marks = [(time.perf_counter(), time.process_time())]
+            now = utcnow()
+            client = clients.verify_request(
+                session, headers=h, method="POST", path=path, body=body, now=now
+            )
+            marks.append((time.perf_counter(), time.process_time()))
+            session.commit()
+            marks.append((time.perf_counter(), time.process_time()))
+            principal_for_client(session, client_id=client.id, code=client.code, ip="127.0.0.1")
+            marks.append((time.perf_counter(), time.process_time()))
+            if record:
+                show("access check of one signed request (Requires.__call__)", rec.stop())
+            for step, (a, b) in zip(steps, zip(marks, marks[1:], strict=False), strict=True):
+                wall[step] += b[0] - a[0]
+                cpu[step] += b[1] - a[1]
+        finally:
+            session.rollback()
+            session.close()
+
+    for _ in range(20):
+        one()
+    one(record=True)
+    wall.clear()
+    cpu.clear()
+    for _ in range(n):
+        one()
+    print(f"\naccess check of a signed request, sequential ({n} calls), per request:")
+    for step in steps:
+        print(
+            f"    {step:22} {1000 * wall[step] / n:6.3f} ms wall  {1000 * cpu[step] / n:6.3f} ms CPU"
+        )
+    print(
+        f"    {'total':22} {1000 * sum(wall.values()) / n:6.3f} ms wall  "
+        f"{1000 * sum(cpu.values()) / n:6.3f} ms CPU"
+    )
+    # The signature alone (SM3 of the body + HMAC-SM3), for scale.
+    h, body = headers()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        signing.signature(
+            creds.secret,
+            signing.canonical_string("POST", path, h["x-hcp-timestamp"], h["x-hcp-nonce"], body),
+        )
+    print(
+        f"    (HMAC-SM3 of the canonical string alone: {1e6 * (time.perf_counter() - t0) / n:.1f} µs)"
+    )
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    for _ in range(n):
+        one()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).strip_dirs().sort_stats("cumulative").print_stats(25)
+    print(f"cProfile (CPU clock) of {n} access checks, top 25 by cumulative time:")
+    print("\n".join(ln for ln in out.getvalue().splitlines() if ln.strip()))
+
+
 def profile_bulk(
-    db: Database, ids: Iterator[int], rng: random.Random, *, size: int, top: int
+    db: Database,
+    ids: Iterator[int],
+    rng: random.Random,
+    *,
+    size: int,
+    top: int,
+    caller: Principal,
 ) -> None:
     """One bulk request of ``size`` items split into what the server does: parse and validate
     the JSON body, run the route function, serialise the answer (CPU per item)."""
@@ -176,7 +291,7 @@ def profile_bulk(
         try:
             if prof:
                 prof.enable()
-            out = bulk_evaluations(data=data, session=session, now=utcnow())
+            out = bulk_evaluations(data=data, session=session, now=utcnow(), caller=caller)
             if prof:
                 prof.disable()
         finally:
@@ -216,19 +331,23 @@ def main() -> int:
 
     common.recreate_database(args.url)
     print(f"schema: {common.migrate(args.url, print)}")
+    keyring.configure(keyring.new_keyring())  # raters' data is encrypted (in-memory keys)
     db = Database(args.url)
     common.make_catalog(db)
-    n = 3 * args.requests + 4 * args.bulk_size + 2000
+    n = 5 * args.requests + 4 * args.bulk_size + 2000
     seeded = common.seed_occasions(db, count=n, now=utcnow(), mode="core", log=print)
     ids = iter(seeded.occasion_ids)
     rng = random.Random(3)
     print(f"seeded {len(seeded.occasion_ids)} occasions ({seeded.profiles})")
+    creds = common.create_bench_client(db, now=utcnow())
+    caller = client_principal(db, creds)
+    auth = signing.SignedAuth(creds.client, creds.kid, creds.secret)
 
     from fastapi.testclient import TestClient
 
     rec = Recorder(db)
     app = create_app(db, tick_interval=0)
-    with TestClient(app) as client:
+    with TestClient(app, auth=auth) as client:
         for _ in range(20):  # warm the statement caches and psycopg's prepared statements
             assert (
                 client.post(
@@ -253,7 +372,7 @@ def main() -> int:
         )
 
         rec.start()
-        client.get("/api/v1/health")
+        client.get("/api/v1/health", auth=None)
         show("GET /api/v1/health", rec.stop())
 
         items = [common.evaluation_payload(next(ids), rng) for _ in range(100)]
@@ -282,7 +401,9 @@ def main() -> int:
         for data in batch:
             session = db.sessionmaker()
             try:
-                submit_evaluation(data=data, session=session, now=utcnow(), idempotency_key=None)
+                submit_evaluation(
+                    data=data, session=session, now=utcnow(), caller=caller, idempotency_key=None
+                )
             finally:
                 session.rollback()
                 session.close()
@@ -324,7 +445,8 @@ def main() -> int:
         pstats.Stats(prof, stream=out).strip_dirs().sort_stats(key).print_stats(args.top)
         print(f"\ncProfile (CPU clock), top {args.top} by {title}:")
         print("\n".join(ln for ln in out.getvalue().splitlines() if ln.strip()))
-    profile_bulk(db, ids, rng, size=args.bulk_size, top=args.top)
+    profile_access(db, rec, creds, ids, rng, args.requests)
+    profile_bulk(db, ids, rng, size=args.bulk_size, top=args.top, caller=caller)
     db.dispose()
     common.drop_database(args.url)
     rec.trace_path.unlink(missing_ok=True)

@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from haochaping.config import get_settings
 from haochaping.db import Database
 from haochaping.models import Base
+from haochaping.pii import keyring as pii_keyring
 
 PG_ADMIN_URL = os.environ.get(
     "HCP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -55,6 +57,24 @@ def _build_schema(database: Database) -> None:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         Base.metadata.create_all(conn)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pii_test_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pii_keyring.Keyring]:
+    """C9 (the rater's information is confidential): personal data is encrypted at rest, here
+    under random in-memory keys; a key file a command creates goes to a temporary directory."""
+    saved_env = os.environ.get("HCP_KEY_FILE")
+    os.environ["HCP_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "haochaping-keys.json")
+    get_settings.cache_clear()
+    keyring = pii_keyring.new_keyring()
+    previous = pii_keyring.configure(keyring)
+    yield keyring
+    pii_keyring.configure(previous)
+    if saved_env is None:
+        os.environ.pop("HCP_KEY_FILE", None)
+    else:
+        os.environ["HCP_KEY_FILE"] = saved_env
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,12 +17,17 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haochaping import __version__, sweeper
+from haochaping.access.rules import Public
 from haochaping.cases.api import router as cases_router
 from haochaping.clock import utcnow
 from haochaping.config import get_settings
+from haochaping.console import STATIC_PATH, static_files
+from haochaping.console import router as console_router
 from haochaping.db import Database
 from haochaping.errors import DomainError
 from haochaping.evaluations.api import router as evaluations_router
+from haochaping.protection import install as install_protections
+from haochaping.protection.ratelimit import RateLimit
 from haochaping.scores.api import router as scores_router
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,7 @@ def create_app(
     )
     app.state.db = database
     app.state.clock = clock
+    install_protections(app, settings)
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -100,13 +106,23 @@ def create_app(
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "系统繁忙，请稍后再试")
 
-    @app.get("/api/v1/health", tags=["system"], summary="健康检查（无数据库访问）")
+    @app.get(
+        "/api/v1/health",
+        tags=["system"],
+        summary="健康检查（无数据库访问）",
+        dependencies=[
+            Depends(Public("负载均衡与监控探活，不含任何数据")),
+            Depends(RateLimit("health", "1200/minute")),
+        ],
+    )
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(evaluations_router, prefix="/api/v1")
     app.include_router(scores_router, prefix="/api/v1")
+    app.include_router(console_router)
+    app.mount(STATIC_PATH, static_files(), name="console_static")
     return app
 
 

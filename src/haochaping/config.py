@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -21,6 +25,35 @@ class Settings(BaseSettings):
     # Connections per process for PostgreSQL; requests beyond it wait for a free one.
     pool_size: int = 20
     echo_sql: bool = False
+    # Key file of the SM4 keys that encrypt raters' personal data (C9), created by
+    # `haochaping keys init` (or `haochaping demo`); keep it out of version control, back it up.
+    key_file: Path = Path("haochaping-keys.json")
+    # Console cookies carry the Secure flag (sent over HTTPS only). HCP_COOKIE_SECURE=false
+    # only for plain-HTTP trials on another host than 127.0.0.1/localhost.
+    cookie_secure: bool = True
+    # Abuse protection (haochaping.protection). Where rate-limit counters live: "memory://" is
+    # per process; "redis://127.0.0.1:6379" lets all workers share them.
+    rate_limit_storage: str = "memory://"
+    # Off only for load tests and local experiments: every RateLimit dependency then does nothing.
+    rate_limits_enabled: bool = True
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or CIDR
+    # blocks, as a JSON list or comma-separated (HCP_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1).
+    trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
+    # Largest request body accepted, in bytes; larger ones get 413 payload_too_large.
+    max_body_bytes: int = 8 * 1_048_576
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list | tuple):
+            entries = [str(v).strip() for v in value if str(v).strip()]
+            for entry in entries:
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+            return entries
+        return value
 
 
 @lru_cache

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from haochaping.app import create_app
 from haochaping.db import Database
+from tests.api_clients import add_business_client, add_official, sign_as
 from tests.factories import T0, make_catalog
 
 NOW = T0 + timedelta(hours=1)
@@ -22,9 +23,15 @@ NOW = T0 + timedelta(hours=1)
 def client(committed_db: Database) -> Iterator[TestClient]:
     with committed_db.transaction() as session:
         make_catalog(session)
+    issued = add_business_client(committed_db, now=NOW)
     app = create_app(committed_db, clock=lambda: NOW, tick_interval=0)
     with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
+        yield sign_as(c, issued, lambda: NOW)
+
+
+@pytest.fixture
+def admin_headers(client: TestClient, committed_db: Database) -> dict[str, str]:
+    return add_official(committed_db, "admin1", "admin", now=NOW).headers()
 
 
 def case_body(case_no: str, **kw: Any) -> dict[str, Any]:
@@ -156,7 +163,7 @@ def test_bulk_reports_each_item(client: TestClient) -> None:
     assert codes == [None, "bad_review_reason_required", "already_evaluated", "case_not_found"]
 
 
-def test_follow_up_and_lists(client: TestClient) -> None:
+def test_follow_up_and_lists(client: TestClient, admin_headers: dict[str, str]) -> None:
     oid = occasion_id(client, "API-8")
     eid = client.post(
         "/api/v1/evaluations",
@@ -173,7 +180,10 @@ def test_follow_up_and_lists(client: TestClient) -> None:
     assert listed["items"][0]["label_names"] == ["工作人员服务态度生硬"]
     assert client.get("/api/v1/evaluations", params={"org": "O2"}).json()["total"] == 0
     assert client.get("/api/v1/evaluations", params={"region": "450200"}).json()["total"] == 1
-    scores = client.get("/api/v1/scores", params={"dimension": "staff"}).json()
+    # Scores are for officials, not for business systems.
+    scores = client.get(
+        "/api/v1/scores", params={"dimension": "staff"}, headers=admin_headers, auth=None
+    ).json()
     assert scores["items"][0]["code"] == "S1" and scores["items"][0]["all"]["average"] == 3
 
 
@@ -240,9 +250,17 @@ def test_follow_up_and_lists(client: TestClient) -> None:
     ],
 )
 def test_bad_input_gets_a_clear_error(
-    client: TestClient, method: str, path: str, body: Any, status: int, code: str
+    client: TestClient,
+    admin_headers: dict[str, str],
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    code: str,
 ) -> None:
-    if body is None and method == "post":
+    if path.startswith("/api/v1/scores"):
+        r = client.get(path, headers=admin_headers, auth=None)
+    elif body is None and method == "post":
         r = client.post(path, content=b"{not json", headers={"content-type": "application/json"})
     else:
         r = getattr(client, method)(path, **({"json": body} if body is not None else {}))

@@ -7,10 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from haochaping.access.scope import Scope
 from haochaping.errors import DomainError
 from haochaping.evaluations import service as evaluations
 from haochaping.evaluations.schemas import FollowUpIn
 from tests.factories import T0, make_catalog, occasions_of, rate, register
+
+ALL = Scope.all()
 
 
 @pytest.fixture
@@ -75,16 +78,28 @@ def test_C6_one_follow_up_within_its_window(session: Session, cat: object) -> No
     data = FollowUpIn(text="补充：取号等候较久", channel=2)  # type: ignore[arg-type]
     with pytest.raises(DomainError) as err:
         evaluations.follow_up(
-            session=session, evaluation_id=e.id, data=data, now=T0 + timedelta(days=400)
+            session=session,
+            evaluation_id=e.id,
+            data=data,
+            now=T0 + timedelta(days=400),
+            scope=ALL,
         )
     assert err.value.code == "follow_up_window_closed"
     fu = evaluations.follow_up(
-        session=session, evaluation_id=e.id, data=data, now=T0 + timedelta(days=1)
+        session=session,
+        evaluation_id=e.id,
+        data=data,
+        now=T0 + timedelta(days=1),
+        scope=ALL,
     )
     assert fu.text == "补充：取号等候较久"
     with pytest.raises(DomainError) as err:
         evaluations.follow_up(
-            session=session, evaluation_id=e.id, data=data, now=T0 + timedelta(days=2)
+            session=session,
+            evaluation_id=e.id,
+            data=data,
+            now=T0 + timedelta(days=2),
+            scope=ALL,
         )
     assert err.value.code == "follow_up_exists" and err.value.status_code == 409
 
@@ -104,5 +119,7 @@ def test_rating_by_case_number_and_stage(session: Session, cat: object) -> None:
         session=session,
         data=EvaluationIn(case_no="BY-NO", stage="accept", level=4, channel=3),  # type: ignore[arg-type]
         now=T0 + timedelta(days=1),
+        scope=ALL,
     )
-    assert evaluations.get_evaluation(session=session, evaluation_id=e.id).stage == "accept"
+    got = evaluations.get_evaluation(session=session, evaluation_id=e.id, scope=ALL)
+    assert got.stage == "accept"

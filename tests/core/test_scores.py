@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from haochaping.access.scope import Scope
 from haochaping.deadlines import service as deadlines
 from haochaping.scores import service as scores
 from haochaping.scores.schemas import Dimension, ScoreRow
@@ -16,7 +17,12 @@ from tests.factories import T0, make_catalog, occasions_of, rate, register
 
 
 def _by_code(session: Session, dimension: Dimension, **kw: object) -> dict[str, ScoreRow]:
-    return {r.code: r for r in scores.compute_scores(session=session, dimension=dimension, **kw)}  # type: ignore[arg-type]
+    return {
+        r.code: r
+        for r in scores.compute_scores(
+            session=session, dimension=dimension, access=Scope.all(), **kw
+        )
+    }  # type: ignore[arg-type]
 
 
 def _rated(session: Session, case_no: str, level: int, item: str = "I-IMM", **kw: object) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from haochaping.access.scope import Scope
 from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus
 from haochaping.catalog.models import Region, ServiceItem, Staff, Window
 from haochaping.cli import app
@@ -167,7 +168,9 @@ def _check_evaluations(s: Session) -> None:
 
 
 def _check_scores(s: Session) -> None:
-    rows = {r.code: r for r in compute_scores(session=s, dimension=Dimension.region)}
+    rows = {
+        r.code: r for r in compute_scores(session=s, dimension=Dimension.region, access=Scope.all())
+    }
     province = rows["450000"]
     credited = s.scalar(
         select(func.count(distinct(Credit.evaluation_id))).where(Credit.counts_for_units.is_(True))

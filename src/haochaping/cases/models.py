@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haochaping.db import Base, UTCDateTime
+from haochaping.pii.cipher import EncryptedText
 
 
 class ApplicantType(StrEnum):
@@ -63,10 +64,15 @@ class Case(Base):
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None, index=True)
     applicant_type: Mapped[str] = mapped_column(String(20))
-    applicant_name: Mapped[str] = mapped_column(String(200))
+    # C9: the rater's name, ID number and phone are confidential; the database holds SM4-GCM
+    # ciphertext only, Python sees clear values. Look up by the blind indexes, never by value.
+    applicant_name: Mapped[str] = mapped_column(EncryptedText)
     applicant_id_type: Mapped[str | None] = mapped_column(String(20), default=None)
-    applicant_id_no: Mapped[str | None] = mapped_column(String(64), default=None)
-    applicant_phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    applicant_id_no: Mapped[str | None] = mapped_column(EncryptedText, default=None)
+    applicant_phone: Mapped[str | None] = mapped_column(EncryptedText, default=None)
+    # HMAC-SM3 blind indexes of the phone and the ID number (pii.cipher.blind_index).
+    applicant_phone_index: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    applicant_id_index: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     kind: Mapped[str] = mapped_column(String(16))
     handling: Mapped[str] = mapped_column(String(16))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

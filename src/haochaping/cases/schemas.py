@@ -52,6 +52,12 @@ class ApplicantOut(BaseModel):
     id_type: str | None
     id_no: str | None
     phone: str | None
+    # False: masked (C9). True only in the answer to an unmask request, which is recorded.
+    clear: bool = False
+
+
+class UnmaskIn(InputModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=500)]
 
 
 class OccasionOut(BaseModel):
@@ -76,7 +82,8 @@ class CaseOut(BaseModel):
     hall_code: str | None
     window_code: str | None
     staff_code: str | None
-    applicant: ApplicantOut
+    # None for a window clerk: the rated never learn who rated them (C10).
+    applicant: ApplicantOut | None
     kind: str
     handling: str
     accepted_at: datetime | None

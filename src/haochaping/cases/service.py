@@ -12,22 +12,36 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from haochaping.access.scope import Scope
 from haochaping.cases import occasions as occ
 from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus, Stage
 from haochaping.cases.schemas import CaseIn
 from haochaping.catalog import service as catalog
 from haochaping.clock import ensure_aware
 from haochaping.deadlines import service as deadlines
-from haochaping.errors import Conflict, InvalidInput, NotFound
+from haochaping.errors import Conflict, DomainError, InvalidInput, NotFound
+from haochaping.pii.cipher import blind_index
 from haochaping.policy import service as policy
 
 # A business system's clock may run a little ahead of ours.
 CLOCK_SKEW = timedelta(minutes=10)
 
 
-def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case, bool]:
+class OutOfScope(DomainError):
+    status_code = 403
+
+
+def out_of_scope(what: str) -> OutOfScope:
+    return OutOfScope("out_of_scope", f"{what}不在您的授权范围内")
+
+
+def upsert_case(
+    *, session: Session, data: CaseIn, now: datetime, scope: Scope
+) -> tuple[Case, bool]:
     """Register or update a case by ``case_no`` and derive its occasions (C1-C4).
 
+    A business system registers only cases of the organisations and regions it serves
+    (``scope``), and cannot take over a case registered outside them (issue 3).
     Returns the case and whether it was created."""
     item = catalog.get_item(session=session, code=data.item_code)
     org = (
@@ -37,6 +51,8 @@ def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case,
     )
     region_code = data.region_code or org.region_code
     catalog.get_region(session=session, code=region_code)
+    if not scope.contains_org(session, org.id, region_code):
+        raise out_of_scope("该办件的办理机构")
     hall_id = catalog.get_hall(session=session, code=data.hall_code).id if data.hall_code else None
     window_id = None
     if data.window_code:
@@ -68,6 +84,8 @@ def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case,
     stamps = _checked_stamps(data, now)
 
     case = session.scalar(select(Case).where(Case.case_no == data.case_no))
+    if case is not None and not scope.contains_case(session, case):
+        raise out_of_scope("该办件")
     created = case is None
     if case is None:
         case = Case(
@@ -86,6 +104,8 @@ def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case,
     case.applicant_id_type = data.applicant.id_type
     case.applicant_id_no = data.applicant.id_no
     case.applicant_phone = data.applicant.phone
+    case.applicant_phone_index = _index("phone", data.applicant.phone)
+    case.applicant_id_index = _index("id", data.applicant.id_no)
     case.kind = data.kind.value if data.kind else item.kind
     case.handling = data.handling.value
     case.accepted_at, case.approved_at, case.delivered_at, case.completed_at = stamps
@@ -99,6 +119,33 @@ def upsert_case(*, session: Session, data: CaseIn, now: datetime) -> tuple[Case,
     else:
         _sync_occasions(session, case)
     return case, created
+
+
+def _index(kind: str, value: str | None) -> str | None:
+    return None if value is None else blind_index(kind, value)
+
+
+def case_ids_by_phone(session: Session, phone: str) -> list[int]:
+    """Every case of one phone (revisits, fraud checks), found by its blind index only: the
+    clear phone is never compared in SQL (C9: the rater's information is confidential)."""
+    return list(
+        session.scalars(
+            select(Case.id)
+            .where(Case.applicant_phone_index == blind_index("phone", phone))
+            .order_by(Case.id)
+        )
+    )
+
+
+def case_ids_by_id_no(session: Session, id_no: str) -> list[int]:
+    """Every case of one ID number, found by its blind index only (C9)."""
+    return list(
+        session.scalars(
+            select(Case.id)
+            .where(Case.applicant_id_index == blind_index("id", id_no))
+            .order_by(Case.id)
+        )
+    )
 
 
 def _checked_stamps(
@@ -242,8 +289,9 @@ def recompute_estimated_windows(*, session: Session) -> int:
     return len(estimated)
 
 
-def get_case(*, session: Session, case_no: str) -> Case:
-    case = session.scalar(select(Case).where(Case.case_no == case_no))
+def get_case(*, session: Session, case_no: str, scope: Scope) -> Case:
+    """The case, if it is inside ``scope``; outside it is as if it did not exist."""
+    case = session.scalar(select(Case).where(Case.case_no == case_no, scope.case_clause()))
     if case is None:
         raise NotFound("case_not_found", "未找到该办件", details={"case_no": case_no})
     return case
@@ -410,9 +458,9 @@ def set_occasion_status(
             set_committed_value(held, "status", status.value)
 
 
-def find_occasion(*, session: Session, case_no: str, stage: str | None) -> Occasion:
+def find_occasion(*, session: Session, case_no: str, stage: str | None, scope: Scope) -> Occasion:
     """The occasion of a case for a stage; without a stage, the latest still open."""
-    case = get_case(session=session, case_no=case_no)
+    case = get_case(session=session, case_no=case_no, scope=scope)
     own, shared = case_occasions(session=session, case=case)
     candidates = shared if case.bundle_id is not None else own
     if stage is not None:

@@ -10,8 +10,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from haochaping.audit import service as audit
+from haochaping.audit.actions import AuditAction
 from haochaping.calendar import service
 from haochaping.cases import service as cases
+from haochaping.cli.audit import cli_actor
 from haochaping.cli.common import console, domain_errors, err_console, open_database
 from haochaping.clock import BEIJING, utcnow
 from haochaping.errors import InvalidInput
@@ -47,8 +50,22 @@ def import_(
         with domain_errors():
             try:
                 with db.transaction() as session:
-                    result = service.import_file(session=session, path=file, now=utcnow())
+                    now = utcnow()
+                    result = service.import_file(session=session, path=file, now=now)
                     recomputed = cases.recompute_estimated_windows(session=session)
+                    audit.record(
+                        session,
+                        now=now,
+                        actor=cli_actor(),
+                        action=AuditAction.calendar_imported,
+                        target=",".join(str(y) for y in result.years),
+                        details={
+                            "file": file.name,
+                            "rows": result.holidays + result.workdays,
+                            "inserted": result.inserted,
+                            "updated": result.updated,
+                        },
+                    )
             except InvalidInput as exc:
                 if exc.code != service.FILE_INVALID or not isinstance(exc.details, list):
                     raise

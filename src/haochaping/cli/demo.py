@@ -10,11 +10,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from haochaping import migrate
+from haochaping.accounts.service import DemoAccount, create_demo_accounts
 from haochaping.cli.common import console, domain_errors, err_console, open_database
+from haochaping.cli.users import cli_actor
 from haochaping.clock import parse_iso, utcnow
 from haochaping.config import get_settings
 from haochaping.demo.generator import DemoSummary, existing_data, generate_demo, reset_database
 from haochaping.evaluations.models import CHANNEL_NAMES, Channel
+from haochaping.pii.keyring import create_keyring_file
 
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -52,6 +55,7 @@ def demo(
         if reset and (n_cases or n_regions):
             reset_database(db)
             console.print("已清空现有数据。")
+        _ensure_key_file()
         with (
             domain_errors(),
             Progress(
@@ -73,9 +77,40 @@ def demo(
             summary = generate_demo(
                 db=db, cases=cases, days=days, seed=seed, now=at, progress=advance
             )
+        with domain_errors(), db.transaction() as session:
+            demo_accounts = create_demo_accounts(session, now=utcnow(), actor=cli_actor())
     finally:
         db.dispose()
     _report(summary, at.isoformat())
+    _report_accounts(demo_accounts)
+
+
+def _report_accounts(demo_accounts: list[DemoAccount]) -> None:
+    table = Table(title="演示账号（首次登录须修改初始密码）", show_header=True, show_lines=True)
+    for column in ("用户名", "角色", "范围", "初始密码"):
+        table.add_column(column)
+    for account in demo_accounts:
+        table.add_row(
+            escape(account.username),
+            "\n".join(escape(g.role_label) for g in account.grants),
+            "\n".join(escape(g.scope_name) for g in account.grants),
+            escape(account.initial_password or "（账号已存在，未修改）"),
+        )
+    console.print(table)
+    console.print(f"管理后台：{BASE_URL}/console/login", highlight=False)
+
+
+def _ensure_key_file() -> None:
+    """Raters' personal data is stored encrypted (C9): a first demo creates the key file."""
+    path = get_settings().key_file
+    if path.exists():
+        return
+    with domain_errors():
+        create_keyring_file(path)
+    console.print(
+        f"已创建个人信息加密密钥文件：{escape(str(path))}"
+        "（办件中的姓名、证件号码、手机号码将加密存储，请勿删除该文件）"
+    )
 
 
 def _report(summary: DemoSummary, at: str) -> None:

@@ -31,6 +31,8 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        # The application decides which proxies to believe (HCP_TRUSTED_PROXIES).
+        proxy_headers=False,
     )
 
 

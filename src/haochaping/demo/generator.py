@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from haochaping import sweeper
+from haochaping.access.scope import Scope
 from haochaping.calendar.models import CalendarOverride, CalendarYear
 from haochaping.calendar.service import WorkCalendar
 from haochaping.cases import service as cases
@@ -54,6 +55,9 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
+
+# The demo writes as the system itself, across the whole catalogue.
+ALL = Scope.all()
 
 # Cases per committed transaction.
 COMMIT_EVERY = 500
@@ -132,11 +136,11 @@ class _Writer:
         if member.item.template.kind is ItemKind.immediate:
             done = visit.completed_at or member.accepted_at
             data = self._case_in(visit, member, case_no, completed_at=visit.completed_at)
-            case, _ = cases.upsert_case(session=session, data=data, now=done)
+            case, _ = cases.upsert_case(session=session, data=data, now=done, scope=ALL)
             self._rate_new(session, case, visit, {Stage.complete}, result=False)
             return
         data = self._case_in(visit, member, case_no)
-        case, _ = cases.upsert_case(session=session, data=data, now=member.accepted_at)
+        case, _ = cases.upsert_case(session=session, data=data, now=member.accepted_at, scope=ALL)
         self._rate_new(session, case, visit, {Stage.accept}, result=False)
         if visit.completed_at is None:
             return
@@ -148,7 +152,7 @@ class _Writer:
             delivered_at=visit.completed_at,
             completed_at=visit.completed_at,
         )
-        case, _ = cases.upsert_case(session=session, data=data, now=visit.completed_at)
+        case, _ = cases.upsert_case(session=session, data=data, now=visit.completed_at, scope=ALL)
         self._rate_new(session, case, visit, {Stage.complete}, result=True)
 
     def _bundle(self, session: Session, visit: Visit) -> None:
@@ -181,7 +185,7 @@ class _Writer:
                     **stamps,
                 )
                 now = at or member.accepted_at
-                case, _ = cases.upsert_case(session=session, data=data, now=now)
+                case, _ = cases.upsert_case(session=session, data=data, now=now, scope=ALL)
             assert case is not None
             self._rate_new(session, case, visit, stages, result=Stage.overall in stages)
 
@@ -198,11 +202,13 @@ class _Writer:
         rating = self.rater.rating(occasion, visit, result=result)
         if rating is None:
             return
-        evaluation = evaluations.submit(session=session, data=rating.evaluation, now=rating.at)
+        evaluation = evaluations.submit(
+            session=session, data=rating.evaluation, now=rating.at, scope=ALL
+        )
         if rating.follow_up is not None:
             later, follow = rating.follow_up
             evaluations.follow_up(
-                session=session, evaluation_id=evaluation.id, data=follow, now=later
+                session=session, evaluation_id=evaluation.id, data=follow, now=later, scope=ALL
             )
 
 

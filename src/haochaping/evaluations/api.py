@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from haochaping.access.rules import EvaluationsReader, EvaluationsWriter
 from haochaping.clock import ensure_aware
 from haochaping.errors import DomainError
 from haochaping.evaluations import idempotency, service
@@ -27,7 +28,7 @@ from haochaping.web import NowDep, PageDep, PageSizeDep, SessionDep
 router = APIRouter(tags=["评价 evaluations"])
 
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]
 
 
 @router.post(
@@ -38,22 +39,32 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
     responses={409: {"description": "already_evaluated"}},
 )
 def submit_evaluation(
-    data: EvaluationIn, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKey = None
+    data: EvaluationIn,
+    session: SessionDep,
+    now: NowDep,
+    caller: EvaluationsWriter,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    scope = caller.scope
+
     def work() -> idempotency.StoredAnswer:
         try:
             with session.begin_nested():
-                out = service.submit(session=session, data=data, now=now)
+                out = service.submit(session=session, data=data, now=now, scope=scope)
         except DomainError as exc:
             return idempotency.StoredAnswer(exc.status_code, exc.as_dict())
         return idempotency.StoredAnswer(201, out.model_dump(mode="json"))
 
     if idempotency_key is None:
         # No answer to remember: a refusal simply leaves the transaction uncommitted.
-        body = service.submit(session=session, data=data, now=now).model_dump(mode="json")
+        body = service.submit(session=session, data=data, now=now, scope=scope).model_dump(
+            mode="json"
+        )
         session.commit()
         return JSONResponse(body, status_code=201)
     payload = data.model_dump(mode="json")
+    # Keys are the caller's own: another system's identical key never returns its answer.
+    idempotency_key = f"{caller.actor}|{idempotency_key}"
     try:
         answer = idempotency.run_idempotent(
             session=session, key=idempotency_key, payload=payload, now=now, work=work
@@ -72,8 +83,10 @@ def submit_evaluation(
 @router.post(
     "/evaluations/bulk", response_model=BulkOut, summary="批量提交评价（逐条校验，逐条返回结果）"
 )
-def bulk_evaluations(data: BulkIn, session: SessionDep, now: NowDep) -> BulkOut:
-    results = service.bulk_submit(session=session, items=data.items, now=now)
+def bulk_evaluations(
+    data: BulkIn, session: SessionDep, now: NowDep, caller: EvaluationsWriter
+) -> BulkOut:
+    results = service.bulk_submit(session=session, items=data.items, now=now, scope=caller.scope)
     session.commit()
     accepted = sum(1 for r in results if r.accepted)
     return BulkOut(accepted=accepted, rejected=len(results) - accepted, results=results)
@@ -86,9 +99,15 @@ def bulk_evaluations(data: BulkIn, session: SessionDep, now: NowDep) -> BulkOut:
     summary="追加评价（每条评价限一次）",
 )
 def add_follow_up(
-    evaluation_id: RowId, data: FollowUpIn, session: SessionDep, now: NowDep
+    evaluation_id: RowId,
+    data: FollowUpIn,
+    session: SessionDep,
+    now: NowDep,
+    caller: EvaluationsWriter,
 ) -> FollowUpOut:
-    row = service.follow_up(session=session, evaluation_id=evaluation_id, data=data, now=now)
+    row = service.follow_up(
+        session=session, evaluation_id=evaluation_id, data=data, now=now, scope=caller.scope
+    )
     session.commit()
     return FollowUpOut(
         text=row.text, label_codes=row.label_codes, channel=row.channel, created_at=row.created_at
@@ -96,13 +115,16 @@ def add_follow_up(
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationOut, summary="查询一条评价")
-def read_evaluation(evaluation_id: RowId, session: SessionDep) -> EvaluationOut:
-    return service.get_evaluation(session=session, evaluation_id=evaluation_id)
+def read_evaluation(
+    evaluation_id: RowId, session: SessionDep, caller: EvaluationsReader
+) -> EvaluationOut:
+    return service.get_evaluation(session=session, evaluation_id=evaluation_id, scope=caller.scope)
 
 
 @router.get("/evaluations", response_model=EvaluationPage, summary="评价列表（可筛选、分页）")
 def list_evaluations(
     session: SessionDep,
+    caller: EvaluationsReader,
     page: PageDep = 1,
     page_size: PageSizeDep = 50,
     case_no: Annotated[str | None, Query(max_length=64)] = None,
@@ -129,6 +151,6 @@ def list_evaluations(
         is_bad=is_bad,
     )
     total, items = service.list_evaluations(
-        session=session, filters=filters, page=page, page_size=page_size
+        session=session, filters=filters, page=page, page_size=page_size, scope=caller.scope
     )
     return EvaluationPage(total=total, page=page, page_size=page_size, items=items)

@@ -11,6 +11,7 @@ from sqlalchemy import Table, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from haochaping.access.scope import Scope
 from haochaping.bulk_insert import insert_rows
 from haochaping.calendar.service import add_duration
 from haochaping.cases import service as cases
@@ -49,21 +50,38 @@ class Draft:
     rated_at: datetime
 
 
-def submit(*, session: Session, data: EvaluationIn, now: datetime) -> EvaluationOut:
-    """Store the rater's evaluation of one occasion (B4, B6, C1, C8)."""
-    occasion_id = _occasion_id(session, data)
+def submit(*, session: Session, data: EvaluationIn, now: datetime, scope: Scope) -> EvaluationOut:
+    """Store the rater's evaluation of one occasion (B4, B6, C1, C8). A business system
+    submits only for occasions of the units it serves (``scope``)."""
+    occasion_id = _occasion_id(session, data, scope)
     targets = cases.rating_targets(session=session, occasion_ids=[occasion_id])
+    _check_scope(session, scope, targets.get(occasion_id))
     draft = _check(targets, occasion_id, data, now)
     ((stored, row),) = _write(session, [draft])
     target = stored.target
     return _out(row, target.stage, target.case_no, target.bundle_no, None)
 
 
-def _occasion_id(session: Session, data: EvaluationIn) -> int:
+def _occasion_id(session: Session, data: EvaluationIn, scope: Scope) -> int:
     if data.occasion_id is not None:
         return data.occasion_id
     assert data.case_no is not None
-    return cases.find_occasion(session=session, case_no=data.case_no, stage=data.stage).id
+    return cases.find_occasion(
+        session=session, case_no=data.case_no, stage=data.stage, scope=scope
+    ).id
+
+
+def _check_scope(session: Session, scope: Scope, target: cases.RatingTarget | None) -> None:
+    """An occasion outside the caller's scope is answered as if it did not exist."""
+    if target is None or scope.everything:
+        return
+    units = [(s.org_id, s.region_code) for s in target.sources]
+    if not scope.contains_units(session, units):
+        raise NotFound(
+            "occasion_not_found",
+            "未找到该评价场次",
+            details={"occasion_id": target.occasion_id},
+        )
 
 
 def _check(
@@ -207,9 +225,13 @@ def _credits(draft: Draft, evaluation_id: int, row: dict[str, Any]) -> list[dict
     ]
 
 
-def follow_up(*, session: Session, evaluation_id: int, data: FollowUpIn, now: datetime) -> FollowUp:
+def follow_up(
+    *, session: Session, evaluation_id: int, data: FollowUpIn, now: datetime, scope: Scope
+) -> FollowUp:
     """C6: one follow-up per evaluation, within the profile's follow-up window."""
-    evaluation = session.get(Evaluation, evaluation_id)
+    evaluation = session.scalar(
+        select(Evaluation).where(Evaluation.id == evaluation_id, scope.evaluation_clause())
+    )
     if evaluation is None:
         raise NotFound("evaluation_not_found", "未找到该评价", details={"id": evaluation_id})
     if evaluation.is_default:
@@ -246,7 +268,7 @@ def follow_up(*, session: Session, evaluation_id: int, data: FollowUpIn, now: da
 
 
 def bulk_submit(
-    *, session: Session, items: list[EvaluationIn], now: datetime
+    *, session: Session, items: list[EvaluationIn], now: datetime, scope: Scope
 ) -> list[BulkItemResult]:
     """Each item by the same rules as a single submission, written set-wise; one item's
     refusal leaves the others standing."""
@@ -254,7 +276,7 @@ def bulk_submit(
     occasion_ids: dict[int, int] = {}
     for index, item in enumerate(items):
         try:
-            occasion_ids[index] = _occasion_id(session, item)
+            occasion_ids[index] = _occasion_id(session, item, scope)
         except DomainError as exc:
             results[index] = _refused(index, exc)
     targets = cases.rating_targets(session=session, occasion_ids=set(occasion_ids.values()))
@@ -264,6 +286,7 @@ def bulk_submit(
         try:
             if occasion_id in claimed:
                 raise _already_evaluated(occasion_id)
+            _check_scope(session, scope, targets.get(occasion_id))
             drafts.append((index, _check(targets, occasion_id, items[index], now)))
             claimed.add(occasion_id)
         except DomainError as exc:
@@ -303,12 +326,12 @@ class EvaluationFilter:
 
 
 def list_evaluations(
-    *, session: Session, filters: EvaluationFilter, page: int, page_size: int
+    *, session: Session, filters: EvaluationFilter, page: int, page_size: int, scope: Scope
 ) -> tuple[int, list[EvaluationOut]]:
-    """Evaluations newest first, filtered, one page at a time."""
-    query = select(Evaluation)
+    """Evaluations newest first, filtered, one page at a time, never outside ``scope``."""
+    query = select(Evaluation).where(scope.evaluation_clause())
     if filters.case_no:
-        case = cases.get_case(session=session, case_no=filters.case_no)
+        case = cases.get_case(session=session, case_no=filters.case_no, scope=scope)
         query = query.join(Occasion, Occasion.id == Evaluation.occasion_id).where(
             (Evaluation.case_id == case.id)
             | ((Occasion.bundle_id == case.bundle_id) & (Occasion.bundle_id.is_not(None)))
@@ -443,16 +466,22 @@ def _related(
     return stages, case_nos, bundle_nos, follow_ups
 
 
-def get_evaluation(*, session: Session, evaluation_id: int) -> EvaluationOut:
-    evaluation = session.get(Evaluation, evaluation_id)
+def get_evaluation(*, session: Session, evaluation_id: int, scope: Scope) -> EvaluationOut:
+    evaluation = session.scalar(
+        select(Evaluation).where(Evaluation.id == evaluation_id, scope.evaluation_clause())
+    )
     if evaluation is None:
         raise NotFound("evaluation_not_found", "未找到该评价", details={"id": evaluation_id})
     return describe(session=session, evaluations=[evaluation])[0]
 
 
-def evaluations_of_occasions(*, session: Session, occasion_ids: list[int]) -> list[EvaluationOut]:
-    """The evaluations of the given occasions (a case's own and its bundle's)."""
+def evaluations_of_occasions(
+    *, session: Session, occasion_ids: list[int], scope: Scope
+) -> list[EvaluationOut]:
+    """The evaluations of the given occasions (a case's own and its bundle's) inside scope."""
     rows = session.scalars(
-        select(Evaluation).where(Evaluation.occasion_id.in_(occasion_ids)).order_by(Evaluation.id)
+        select(Evaluation)
+        .where(Evaluation.occasion_id.in_(occasion_ids), scope.evaluation_clause())
+        .order_by(Evaluation.id)
     ).all()
     return describe(session=session, evaluations=list(rows))

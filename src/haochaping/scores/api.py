@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from haochaping.access.rules import ScoresReader
 from haochaping.clock import ensure_aware
 from haochaping.scores import service
 from haochaping.scores.schemas import Dimension, ScorePage
@@ -22,6 +23,7 @@ router = APIRouter(tags=["得分 scores"])
 )
 def scores(
     session: SessionDep,
+    caller: ScoresReader,
     dimension: Dimension,
     date_from: Annotated[datetime | None, Query(alias="from")] = None,
     date_to: Annotated[datetime | None, Query(alias="to")] = None,
@@ -39,6 +41,7 @@ def scores(
         date_from=ensure_aware(date_from) if date_from else None,
         date_to=ensure_aware(date_to) if date_to else None,
         region_code=region,
+        access=caller.scope,
     )
     rows = service.sort_rows(rows, sort=sort, descending=order == "desc")
     start = (page - 1) * page_size

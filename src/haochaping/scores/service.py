@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from haochaping.access.scope import Scope
 from haochaping.catalog.models import BusinessLine, Organization, Region, ServiceItem, Staff
-from haochaping.errors import NotFound
+from haochaping.errors import DomainError, NotFound
 from haochaping.evaluations.models import Credit
 from haochaping.scores.schemas import Dimension, ScoreRow, Tally
 
@@ -59,9 +60,22 @@ def compute_scores(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     region_code: str | None = None,
+    access: Scope,
 ) -> list[ScoreRow]:
     """Scores of every unit of ``dimension`` with evaluations in [from, to), optionally
-    within one region's subtree. A region's result includes its sub-regions (B2)."""
+    within one region's subtree. A region's result includes its sub-regions (B2).
+
+    Only credits inside the caller's scope (``access``) count, and only dimensions the scope covers
+    whole may be asked for: an organisation's manager cannot compute a region's score from
+    the part of it they see (issue 3)."""
+    allowed = DIMENSIONS_BY_SCOPE[access.finest]
+    if dimension not in allowed:
+        raise DomainError(
+            "dimension_out_of_scope",
+            "您的授权范围不包含该统计维度",
+            details={"allowed": sorted(d.value for d in allowed)},
+            status_code=403,
+        )
     regions = {r.code: r for r in session.scalars(select(Region))}
     scope: set[str] | None = None
     if region_code is not None:
@@ -81,6 +95,8 @@ def compute_scores(
         conds.append(Credit.rated_at < date_to)
     if scope is not None:
         conds.append(Credit.region_code.in_(scope))
+    if not access.everything:
+        conds.append(access.credit_clause())
 
     units: dict[Any, _Unit] = defaultdict(_Unit)
     ancestors = _ancestor_map(regions) if dimension is Dimension.region else None
@@ -117,7 +133,24 @@ def compute_scores(
 
     if scope is not None and ancestors is not None:
         units = {k: v for k, v in units.items() if k in scope}
+    if ancestors is not None and not access.everything:
+        # Only regions wholly inside the caller's subtrees, not their partial ancestors.
+        units = {
+            k: v
+            for k, v in units.items()
+            if any(regions[k].path.startswith(p) for p in access.region_paths)
+        }
+    if dimension is Dimension.org and access.finest == "org":
+        units = {k: v for k, v in units.items() if k in access.org_ids}
     return _rows(session, dimension, units, regions)
+
+
+DIMENSIONS_BY_SCOPE: dict[str, frozenset[Dimension]] = {
+    "all": frozenset(Dimension),
+    "region": frozenset(Dimension),
+    "org": frozenset({Dimension.staff, Dimension.org, Dimension.item}),
+    "staff": frozenset({Dimension.staff}),
+}
 
 
 def _ancestor_map(regions: dict[str, Region]) -> dict[str, list[str]]:

@@ -1,0 +1,78 @@
+"""Who is calling: an official (console session) or a business system (signed request), with
+the permissions of their roles and the scope they may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from haochaping.access.scope import Scope
+from haochaping.accounts.models import Role
+
+
+class Permission(StrEnum):
+    cases_write = "cases:write"
+    cases_read = "cases:read"
+    evaluations_write = "evaluations:write"
+    evaluations_read = "evaluations:read"
+    scores_read = "scores:read"
+    # C9: a rater's name, ID number and phone in clear; asks for a reason, recorded.
+    pii_unmask = "pii:unmask"
+    users_manage = "users:manage"
+    audit_read = "audit:read"
+    console = "console"
+
+
+READ = {Permission.cases_read, Permission.evaluations_read, Permission.scores_read}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.admin: frozenset(
+        {*READ, Permission.users_manage, Permission.audit_read, Permission.console}
+    ),
+    Role.supervisor: frozenset({*READ, Permission.console}),
+    Role.org_manager: frozenset({*READ, Permission.console}),
+    # C10: window staff read their own evaluations, never who gave them.
+    Role.window_staff: frozenset(
+        {Permission.evaluations_read, Permission.scores_read, Permission.console}
+    ),
+    Role.auditor: frozenset({*READ, Permission.audit_read, Permission.console}),
+    Role.pii_viewer: frozenset({Permission.pii_unmask, Permission.console}),
+}
+
+# What a business system's credential may do (within the organisations and regions it serves).
+CLIENT_PERMISSIONS = frozenset(
+    {
+        Permission.cases_write,
+        Permission.cases_read,
+        Permission.evaluations_write,
+        Permission.evaluations_read,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["user", "client"]
+    id: int
+    name: str
+    permissions: frozenset[Permission]
+    # Where the caller may read and write.
+    scope: Scope
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    # Where the caller may show personal data in clear (pii_viewer grants), C9.
+    unmask_scope: Scope = field(default_factory=Scope.nothing)
+    ip: str = ""
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @property
+    def sees_identities(self) -> bool:
+        """C10: whether masked rater details may be shown at all. A window clerk, the rated
+        person, must not learn who rated them, not even a masked name."""
+        return not (self.roles and self.roles <= {Role.window_staff})

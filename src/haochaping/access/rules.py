@@ -1,0 +1,187 @@
+"""The access rule of every route, as a FastAPI dependency that also names the rule.
+
+Each route declares exactly one rule: ``Public("why")`` for an entry point open to everyone
+(rate limited), or ``Requires(permission)``, which identifies the caller (a signed business
+system or a console session) and refuses anyone without the permission. The permission-matrix
+test walks every route and fails on a route that declares none.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haochaping.access.principal import CLIENT_PERMISSIONS, ROLE_PERMISSIONS, Permission, Principal
+from haochaping.access.scope import Scope, scope_of
+from haochaping.accounts import service as accounts
+from haochaping.accounts.models import Role, RoleGrant
+from haochaping.clients import service as clients
+from haochaping.clients import signing
+from haochaping.errors import DomainError
+from haochaping.protection.proxies import client_ip
+from haochaping.web import NowDep, SessionDep
+
+SESSION_COOKIE = "hcp_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+def principal_for_user(session: Session, *, user_id: int, username: str, ip: str) -> Principal:
+    grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id)).all()
+    roles = frozenset(Role(g.role) for g in grants)
+    permissions: frozenset[Permission] = frozenset().union(*(ROLE_PERMISSIONS[r] for r in roles))
+    everything = Role.admin in roles
+    regions = {
+        g.region_code
+        for g in grants
+        if g.role in (Role.supervisor, Role.auditor) and g.region_code is not None
+    }
+    orgs = {g.org_id for g in grants if g.role == Role.org_manager and g.org_id is not None}
+    staff = {g.staff_id for g in grants if g.role == Role.window_staff and g.staff_id is not None}
+    unmask = {g.region_code for g in grants if g.role == Role.pii_viewer and g.region_code}
+    return Principal(
+        kind="user",
+        id=user_id,
+        name=username,
+        permissions=permissions,
+        scope=scope_of(
+            session, everything=everything, region_codes=regions, org_ids=orgs, staff_ids=staff
+        ),
+        roles=roles,
+        unmask_scope=scope_of(session, region_codes=unmask) if unmask else Scope.nothing(),
+        ip=ip,
+    )
+
+
+def principal_for_client(session: Session, *, client_id: int, code: str, ip: str) -> Principal:
+    regions, orgs = clients.client_scope(session, client_id)
+    return Principal(
+        kind="client",
+        id=client_id,
+        name=code,
+        permissions=CLIENT_PERMISSIONS,
+        scope=scope_of(session, region_codes=regions, org_ids=orgs),
+        ip=ip,
+    )
+
+
+async def request_body(request: Request) -> bytes:
+    """The raw body, read once (FastAPI keeps it for the route's own parsing)."""
+    return await request.body()
+
+
+class AccessRule:
+    """Base of the rules; ``describe()`` is what the permission matrix prints."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class Public(AccessRule):
+    """Open to everyone, deliberately: ``reason`` says why (shown in the matrix)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def describe(self) -> str:
+        return f"public: {self.reason}"
+
+    async def __call__(self) -> None:
+        return None
+
+
+class Requires(AccessRule):
+    """A caller holding ``permission``: a business system whose request is signed, or an
+    official with a console session (state-changing calls then need the CSRF header)."""
+
+    def __init__(self, permission: Permission, *, clients_allowed: bool = True) -> None:
+        self.permission = permission
+        self.clients_allowed = clients_allowed
+
+    def describe(self) -> str:
+        return f"requires: {self.permission.value}"
+
+    def __call__(
+        self,
+        request: Request,
+        session: SessionDep,
+        now: NowDep,
+        body: Annotated[bytes, Depends(request_body)],
+    ) -> Principal:
+        ip = client_ip(request)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if signing.HEADER_SIGNATURE.lower() in headers or signing.HEADER_CLIENT.lower() in headers:
+            if not self.clients_allowed:
+                raise Forbidden("forbidden", "业务系统无权访问此功能")
+            path = request.url.path
+            if request.url.query:
+                path += "?" + request.url.query
+            client = clients.verify_request(
+                session, headers=headers, method=request.method, path=path, body=body, now=now
+            )
+            # The nonce is spent whatever the request's outcome.
+            session.commit()
+            principal = principal_for_client(session, client_id=client.id, code=client.code, ip=ip)
+        else:
+            token = request.cookies.get(SESSION_COOKIE)
+            found = accounts.resolve_session(session, token=token, now=now) if token else None
+            if found is None:
+                raise Unauthenticated(
+                    "authentication_required", "请先登录，或使用已签名的业务系统凭据访问"
+                )
+            user, login = found
+            if user.must_change_password:
+                raise Forbidden("password_change_required", "请先修改初始密码")
+            if request.method not in SAFE_METHODS and not _csrf_ok(
+                request.headers.get(CSRF_HEADER), login.csrf_token
+            ):
+                raise Forbidden("csrf_failed", "页面已过期，请刷新后重试")
+            session.commit()
+            principal = principal_for_user(session, user_id=user.id, username=user.username, ip=ip)
+        if not principal.can(self.permission):
+            raise Forbidden("forbidden", "您没有执行此操作的权限")
+        return principal
+
+
+def _csrf_ok(given: str | None, expected: str) -> bool:
+    import hmac
+
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def route_rules(route: Any) -> list[AccessRule]:
+    """The access rules a route declares, wherever they sit in its dependency tree."""
+    found: list[AccessRule] = []
+
+    def walk(dependant: Dependant) -> None:
+        call: Any = dependant.call
+        if isinstance(call, AccessRule):
+            found.append(call)
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    dependant = getattr(route, "dependant", None)
+    if dependant is not None:
+        walk(dependant)
+    return found
+
+
+CasesWriter = Annotated[Principal, Depends(Requires(Permission.cases_write))]
+CasesReader = Annotated[Principal, Depends(Requires(Permission.cases_read))]
+EvaluationsWriter = Annotated[Principal, Depends(Requires(Permission.evaluations_write))]
+EvaluationsReader = Annotated[Principal, Depends(Requires(Permission.evaluations_read))]
+ScoresReader = Annotated[Principal, Depends(Requires(Permission.scores_read))]
+Unmasker = Annotated[Principal, Depends(Requires(Permission.pii_unmask, clients_allowed=False))]
+AuditReader = Annotated[Principal, Depends(Requires(Permission.audit_read, clients_allowed=False))]

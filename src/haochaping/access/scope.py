@@ -1,0 +1,178 @@
+"""The part of the catalogue tree a caller may see, and the SQL that keeps queries inside it.
+
+A scope is a union of region subtrees (by materialised path), organisations and staff members.
+Domain services take a ``Scope`` as a required argument and add these clauses to every query,
+so that a caller never reads a row outside its scope whatever filters it sends (issue 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from haochaping.cases.models import Case
+from haochaping.catalog.models import Organization, Region, Staff
+from haochaping.evaluations.models import Credit, Evaluation
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool = False
+    # Materialised paths of the regions whose subtrees are in scope ("/450000/450200/").
+    region_paths: frozenset[str] = field(default_factory=frozenset)
+    org_ids: frozenset[int] = field(default_factory=frozenset)
+    staff_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @classmethod
+    def all(cls) -> Scope:
+        return cls(everything=True)
+
+    @classmethod
+    def nothing(cls) -> Scope:
+        return cls()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.everything or self.region_paths or self.org_ids or self.staff_ids)
+
+    def union(self, other: Scope) -> Scope:
+        if self.everything or other.everything:
+            return Scope.all()
+        return Scope(
+            region_paths=self.region_paths | other.region_paths,
+            org_ids=self.org_ids | other.org_ids,
+            staff_ids=self.staff_ids | other.staff_ids,
+        )
+
+    @property
+    def finest(self) -> str:
+        """The widest kind of unit fully inside the scope: "all", "region", "org" or "staff"."""
+        if self.everything:
+            return "all"
+        if self.region_paths:
+            return "region"
+        if self.org_ids:
+            return "org"
+        return "staff"
+
+    # --- SQL -------------------------------------------------------------------------------
+
+    def region_codes(self) -> Select[tuple[str]]:
+        """The codes of every region inside the scope's region subtrees."""
+        conds = [Region.path.startswith(p, autoescape=True) for p in sorted(self.region_paths)]
+        return select(Region.code).where(or_(*conds) if conds else false())
+
+    def case_clause(self) -> ColumnElement[bool]:
+        """Cases handled inside the scope: in its regions, by its organisations, or by its
+        staff (a window clerk sees only their own cases)."""
+        if self.everything:
+            return true()
+        conds: list[ColumnElement[bool]] = []
+        if self.region_paths:
+            conds.append(Case.region_code.in_(self.region_codes()))
+        if self.org_ids:
+            conds.append(Case.org_id.in_(sorted(self.org_ids)))
+        if self.staff_ids:
+            conds.append(Case.staff_id.in_(sorted(self.staff_ids)))
+        return or_(*conds) if conds else false()
+
+    def credit_clause(self) -> ColumnElement[bool]:
+        """Credits (what scores are made of) inside the scope."""
+        if self.everything:
+            return true()
+        conds: list[ColumnElement[bool]] = []
+        if self.region_paths:
+            conds.append(Credit.region_code.in_(self.region_codes()))
+        if self.org_ids:
+            conds.append(Credit.org_id.in_(sorted(self.org_ids)))
+        if self.staff_ids:
+            conds.append(Credit.staff_id.in_(sorted(self.staff_ids)))
+        return or_(*conds) if conds else false()
+
+    def evaluation_clause(self) -> ColumnElement[bool]:
+        """Evaluations of a case inside the scope, or of a bundle (一件事) with a case inside."""
+        if self.everything:
+            return true()
+        inside = self.case_clause()
+        return or_(
+            Evaluation.case_id.in_(select(Case.id).where(inside)),
+            and_(
+                Evaluation.bundle_id.is_not(None),
+                exists().where(Case.bundle_id == Evaluation.bundle_id, inside),
+            ),
+        )
+
+    # --- single checks -------------------------------------------------------------------
+
+    def contains_case(self, session: Session, case: Case) -> bool:
+        return self.everything or bool(
+            session.scalar(select(exists().where(Case.id == case.id, self.case_clause())))
+        )
+
+    def contains_org(self, session: Session, org_id: int, region_code: str) -> bool:
+        """Whether an organisation's cases are inside the scope (business systems' writes)."""
+        if self.everything or org_id in self.org_ids:
+            return True
+        path = session.scalar(select(Region.path).where(Region.code == region_code)) or ""
+        return any(path.startswith(p) for p in self.region_paths)
+
+    def contains_units(self, session: Session, units: list[tuple[int, str]]) -> bool:
+        """Whether any of (organisation id, region code) is inside the scope: a business system
+        may rate a bundle when it serves one of the bundle's organisations."""
+        if self.everything or any(org_id in self.org_ids for org_id, _ in units):
+            return True
+        if not self.region_paths:
+            return False
+        codes = {code for _, code in units}
+        paths = session.scalars(select(Region.path).where(Region.code.in_(codes)))
+        return any(path.startswith(p) for path in paths for p in self.region_paths)
+
+    def contains_region(self, session: Session, region_code: str) -> bool:
+        if self.everything:
+            return True
+        path = session.scalar(select(Region.path).where(Region.code == region_code)) or ""
+        return any(path.startswith(p) for p in self.region_paths)
+
+
+def scope_of(
+    session: Session,
+    *,
+    everything: bool = False,
+    region_codes: set[str] | frozenset[str] = frozenset(),
+    org_ids: set[int] | frozenset[int] = frozenset(),
+    staff_ids: set[int] | frozenset[int] = frozenset(),
+) -> Scope:
+    """A scope from catalogue references (region codes become their paths)."""
+    if everything:
+        return Scope.all()
+    paths = (
+        frozenset(session.scalars(select(Region.path).where(Region.code.in_(region_codes))))
+        if region_codes
+        else frozenset()
+    )
+    return Scope(region_paths=paths, org_ids=frozenset(org_ids), staff_ids=frozenset(staff_ids))
+
+
+def describe_scope(session: Session, scope: Scope) -> list[str]:
+    """Chinese names of what a scope covers, for pages and the CLI."""
+    if scope.everything:
+        return ["全部"]
+    names: list[str] = []
+    codes = [p.rstrip("/").rsplit("/", 1)[-1] for p in sorted(scope.region_paths)]
+    if codes:
+        names += [
+            f"{r.name}（{r.code}）及下级"
+            for r in session.scalars(select(Region).where(Region.code.in_(codes)))
+        ]
+    if scope.org_ids:
+        names += list(
+            session.scalars(select(Organization.name).where(Organization.id.in_(scope.org_ids)))
+        )
+    if scope.staff_ids:
+        names += [
+            f"{s.name}（{s.code}）"
+            for s in session.scalars(select(Staff).where(Staff.id.in_(scope.staff_ids)))
+        ]
+    return names

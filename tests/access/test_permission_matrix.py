@@ -1,0 +1,284 @@
+"""The permission matrix (issue 3): every route declares an access rule, and each role is
+checked inside and outside its scope on every route.
+
+A route added without a rule, or without a row in ``MATRIX`` below, fails this test.
+Outcomes: ``ok`` (allowed, sees the data), ``out`` (allowed in general, but the data is outside
+its scope: 404, 403 out_of_scope or an empty answer), ``denied`` (403: the role lacks the
+permission), ``unauth`` (401: not identified).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from haochaping.access.rules import Public, Requires, route_rules
+from haochaping.app import create_app
+from haochaping.clients.signing import SignedAuth
+from haochaping.db import Database
+from haochaping.protection.ratelimit import api_routes, route_rate_limits
+from tests.api_clients import add_business_client, add_official
+from tests.factories import T0, make_catalog
+
+NOW = T0 + timedelta(hours=1)
+APPLICANT = {
+    "type": "person",
+    "name": "王五",
+    "id_type": "身份证",
+    "id_no": "450224198805051234",
+    "phone": "13977712345",
+}
+
+# Principal name -> grant specs ("client:<region>" for a business system).
+PRINCIPALS: dict[str, tuple[str, ...]] = {
+    "anonymous": (),
+    "client_in": ("client:450224",),
+    "client_out": ("client:420000",),
+    "admin": ("admin",),
+    "sup_in": ("supervisor:450224",),
+    "sup_out": ("supervisor:420000",),
+    "org_in": ("org_manager:O1",),
+    "org_out": ("org_manager:O3",),
+    "staff_in": ("window_staff:S1",),
+    "staff_out": ("window_staff:S2",),
+    "auditor_in": ("auditor:450000",),
+    "auditor_out": ("auditor:420000",),
+    "pii_in": ("pii_viewer:450224",),
+    "pii_out": ("pii_viewer:420000",),
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    path: str
+    body: Any = None
+    # True when a 2xx answer shows nothing of the case under test.
+    empty: Callable[[Any], bool] = lambda _: False
+
+
+def _expect(ok: set[str], out: set[str], denied: set[str] | None = None) -> dict[str, str]:
+    """Everyone not in ``ok`` or ``out`` is denied; the anonymous caller is unauthenticated."""
+    table = {name: "denied" for name in PRINCIPALS}
+    table.update({n: "ok" for n in ok})
+    table.update({n: "out" for n in out})
+    table.update({n: "denied" for n in denied or set()})
+    table["anonymous"] = "unauth"
+    return table
+
+
+READERS_IN = {"admin", "sup_in", "org_in", "auditor_in"}
+READERS_OUT = {"sup_out", "org_out", "auditor_out"}
+CLIENTS = ({"client_in"}, {"client_out"})
+
+
+def _no_case(body: Any) -> bool:
+    return not any(item.get("case_no") == "M-1" for item in body.get("items", []))
+
+
+def _no_s1(body: Any) -> bool:
+    return not any(item.get("code") == "S1" for item in body.get("items", []))
+
+
+def _bulk_refused(body: Any) -> bool:
+    return bool(body["results"][0].get("code") == "occasion_not_found")
+
+
+# (method, route path) -> (probe, expected outcome per principal). Filled per test run since
+# the probes need the ids of the seeded rows.
+def matrix(occasion_id: int, evaluation_id: int) -> dict[tuple[str, str], tuple[Probe, Any]]:
+    new_case = {
+        "case_no": "M-NEW",
+        "item_code": "I-IMM",
+        "handling": "window",
+        "staff_code": "S1",
+        "window_code": "W1",
+        "applicant": APPLICANT,
+        "accepted_at": T0.isoformat(),
+        "completed_at": T0.isoformat(),
+    }
+    rating = {"occasion_id": occasion_id, "level": 4, "channel": 4}
+    public = {name: "ok" for name in PRINCIPALS}
+    return {
+        ("GET", "/api/v1/health"): (Probe("GET", "/api/v1/health"), public),
+        ("POST", "/api/v1/cases"): (
+            Probe("POST", "/api/v1/cases", new_case),
+            _expect(*CLIENTS),
+        ),
+        ("GET", "/api/v1/cases/{case_no}"): (
+            Probe("GET", "/api/v1/cases/M-1"),
+            _expect(READERS_IN | {"client_in"}, READERS_OUT | {"client_out"}),
+        ),
+        ("POST", "/api/v1/cases/{case_no}/applicant/unmask"): (
+            Probe("POST", "/api/v1/cases/M-1/applicant/unmask", {"reason": "回访差评核实情况"}),
+            _expect({"pii_in"}, {"pii_out"}),
+        ),
+        ("POST", "/api/v1/evaluations"): (
+            Probe("POST", "/api/v1/evaluations", rating),
+            _expect(*CLIENTS),
+        ),
+        ("POST", "/api/v1/evaluations/bulk"): (
+            Probe("POST", "/api/v1/evaluations/bulk", {"items": [rating]}, _bulk_refused),
+            _expect(*CLIENTS),
+        ),
+        ("POST", "/api/v1/evaluations/{evaluation_id}/follow-up"): (
+            Probe(
+                "POST",
+                f"/api/v1/evaluations/{evaluation_id}/follow-up",
+                {"text": "补充说明", "channel": 4},
+            ),
+            _expect(*CLIENTS),
+        ),
+        ("GET", "/api/v1/evaluations/{evaluation_id}"): (
+            Probe("GET", f"/api/v1/evaluations/{evaluation_id}"),
+            _expect(
+                READERS_IN | {"client_in", "staff_in"}, READERS_OUT | {"client_out", "staff_out"}
+            ),
+        ),
+        # Filters naming the case's organisation never widen the scope.
+        ("GET", "/api/v1/evaluations"): (
+            Probe("GET", "/api/v1/evaluations?org=O1&region=450000", empty=_no_case),
+            _expect(
+                READERS_IN | {"client_in", "staff_in"}, READERS_OUT | {"client_out", "staff_out"}
+            ),
+        ),
+        ("GET", "/api/v1/scores"): (
+            Probe("GET", "/api/v1/scores?dimension=staff", empty=_no_s1),
+            _expect(READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"}),
+        ),
+    }
+
+
+@dataclass
+class World:
+    app: Any
+    callers: dict[str, dict[str, Any]]
+    occasion_id: int
+    evaluation_id: int
+
+
+@pytest.fixture
+def world(committed_db: Database) -> Iterator[World]:
+    with committed_db.transaction() as session:
+        make_catalog(session)
+    app = create_app(committed_db, clock=lambda: NOW, tick_interval=0)
+    callers: dict[str, dict[str, Any]] = {}
+    for name, grants in PRINCIPALS.items():
+        if not grants:
+            callers[name] = {}
+        elif grants[0].startswith("client:"):
+            issued = add_business_client(
+                committed_db, code=name, regions=[grants[0].split(":", 1)[1]], now=NOW
+            )
+            callers[name] = {
+                "auth": SignedAuth(issued.client, issued.kid, issued.secret, clock=lambda: NOW)
+            }
+        else:
+            official = add_official(committed_db, name.replace("_", "-"), *grants, now=NOW)
+            callers[name] = {"headers": official.headers()}
+    with TestClient(app, raise_server_exceptions=False) as tc:
+        r = tc.post(
+            "/api/v1/cases",
+            json={
+                "case_no": "M-1",
+                "item_code": "I-IMM",
+                "handling": "window",
+                "staff_code": "S1",
+                "window_code": "W1",
+                "applicant": APPLICANT,
+                "accepted_at": T0.isoformat(),
+                "completed_at": T0.isoformat(),
+            },
+            **callers["client_in"],
+        )
+        assert r.status_code == 201, r.text
+        occasion_id = r.json()["occasions"][0]["id"]
+        r = tc.post(
+            "/api/v1/evaluations",
+            json={"occasion_id": occasion_id, "level": 2, "channel": 4, "text": "等候时间过长"},
+            **callers["client_in"],
+        )
+        assert r.status_code == 201, r.text
+        yield World(app, callers, occasion_id, r.json()["id"])
+
+
+def _outcome(response: httpx.Response, probe: Probe) -> str:
+    status = response.status_code
+    body = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else None
+    )
+    code = body.get("code") if isinstance(body, dict) else None
+    if status == 401:
+        return "unauth"
+    if status == 404 or (status == 403 and code == "out_of_scope"):
+        return "out"
+    if status == 403:
+        return "denied"
+    if 200 <= status < 300:
+        return "out" if probe.empty(body) else "ok"
+    if status in (409, 422):
+        # Past the access check: refused by the rules of the domain (already rated…).
+        return "ok"
+    return f"unexpected {status}: {response.text[:200]}"
+
+
+def _routes(app: Any) -> list[tuple[str, str, Any]]:
+    found = []
+    for route in api_routes(app):
+        for method in sorted(route.methods or ()):
+            if method != "HEAD":
+                found.append((method, route.path, route))
+    return found
+
+
+def test_every_route_declares_exactly_one_access_rule(committed_db: Database) -> None:
+    app = create_app(committed_db, tick_interval=0)
+    missing = [f"{m} {p}" for m, p, r in _routes(app) if len(route_rules(r)) != 1]
+    assert not missing, f"routes without exactly one access rule: {missing}"
+
+
+def test_every_public_route_is_rate_limited(committed_db: Database) -> None:
+    app = create_app(committed_db, tick_interval=0)
+    unlimited = [
+        f"{m} {p}"
+        for m, p, r in _routes(app)
+        if any(isinstance(rule, Public) for rule in route_rules(r)) and not route_rate_limits(r)
+    ]
+    assert not unlimited, f"public routes without a rate limit: {unlimited}"
+
+
+def test_matrix_covers_every_api_route(world: World) -> None:
+    table = matrix(world.occasion_id, world.evaluation_id)
+    api = {(m, p) for m, p, r in _routes(world.app) if p.startswith("/api/")}
+    assert api == set(table), f"add to MATRIX: {api - set(table)}; stale: {set(table) - api}"
+
+
+def test_each_role_inside_and_outside_its_scope(world: World) -> None:
+    table = matrix(world.occasion_id, world.evaluation_id)
+    rules = {(m, p): route_rules(r)[0] for m, p, r in _routes(world.app) if (m, p) in table}
+    failures = []
+    with TestClient(world.app, raise_server_exceptions=False) as tc:
+        for key, (probe, expected) in table.items():
+            rule = rules[key]
+            assert isinstance(rule, (Public, Requires))
+            for name in PRINCIPALS:
+                response = tc.request(
+                    probe.method,
+                    probe.path,
+                    json=probe.body,
+                    **world.callers[name],
+                )
+                got = _outcome(response, probe)
+                if got != expected[name]:
+                    failures.append(
+                        f"{key[0]} {key[1]} as {name}: {got}, expected {expected[name]}"
+                    )
+    assert not failures, "\n".join(failures)

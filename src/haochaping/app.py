@@ -26,6 +26,7 @@ from haochaping.console import router as console_router
 from haochaping.db import Database
 from haochaping.errors import DomainError
 from haochaping.evaluations.api import router as evaluations_router
+from haochaping.logfilter import configure_logging
 from haochaping.protection import install as install_protections
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.scores.api import router as scores_router
@@ -139,5 +140,5 @@ async def _sweep_forever(db: Database, clock: Callable[[], datetime], interval: 
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory haochaping.app:app_from_env``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("INFO")
     return create_app()

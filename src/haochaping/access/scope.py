@@ -59,7 +59,7 @@ class Scope:
 
     # --- SQL -------------------------------------------------------------------------------
 
-    def region_codes(self) -> Select[tuple[str]]:
+    def region_codes(self) -> Select[str]:
         """The codes of every region inside the scope's region subtrees."""
         conds = [Region.path.startswith(p, autoescape=True) for p in sorted(self.region_paths)]
         return select(Region.code).where(or_(*conds) if conds else false())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from haochaping.cli import audit, calendar, catalog, clients, db, demo, keys, policy, server, users
+from haochaping.logfilter import configure_logging
 
 app = typer.Typer(help="政务服务“好差评”系统 haochaping", no_args_is_help=True)
 app.add_typer(db.app, name="db", help="数据库迁移")
@@ -21,4 +22,6 @@ app.command("demo")(demo.demo)
 
 
 def main() -> None:
+    # Warnings and errors of any library reach stderr with personal data masked (C9).
+    configure_logging("WARNING")
     app()

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from haochaping.cases.models import Case
+from haochaping.clients.models import ClientKey
 from haochaping.db import Database
 from haochaping.pii.cipher import PREFIX, blind_index, decrypt, encrypt
 from haochaping.pii.keyring import Keyring, current
@@ -57,6 +58,8 @@ class RotationResult:
     # Cases still not under the active key afterwards: changed by the application while the
     # run went on (under the key it held then). Running again picks them up.
     remaining: int
+    # Business systems' signing secrets re-encrypted (they share the keyring).
+    client_secrets: int = 0
 
 
 def _pending(active_kid: str) -> ColumnElement[bool]:
@@ -137,7 +140,38 @@ def rotate(
             progress(done, max(total, done))
     with db.engine.connect() as conn:
         remaining = _count_pending(conn, active)
-    return RotationResult(active_kid=active, rotated=done, remaining=remaining)
+    secrets = _rotate_client_secrets(db, ring)
+    return RotationResult(
+        active_kid=active, rotated=done, remaining=remaining, client_secrets=secrets
+    )
+
+
+_keys = cast(Table, ClientKey.__table__)
+_raw_secret = type_coerce(_keys.c.secret, String())
+
+
+def _rotate_client_secrets(db: Database, ring: Keyring) -> int:
+    """The signing secrets of business systems (a few rows): one transaction."""
+    under_active = f"{PREFIX}{ring.active_kid}:%"
+    with db.engine.begin() as conn:
+        rows = conn.execute(
+            select(_keys.c.id, _raw_secret.label("secret")).where(
+                _raw_secret.not_like(under_active)
+            )
+        ).all()
+        for row in rows:
+            conn.execute(
+                update(_keys)
+                .where(_keys.c.id == row.id)
+                .values(
+                    {
+                        _keys.c.secret: type_coerce(
+                            encrypt(decrypt(row.secret, ring), ring), String()
+                        )
+                    }
+                )
+            )
+    return len(rows)
 
 
 CLEAR = "clear"

@@ -49,9 +49,18 @@ def free_port() -> int:
 
 class Server:
     def __init__(
-        self, *, url: str, workers: int, port: int, workdir: Path, app: str, key_file: Path
+        self,
+        *,
+        url: str,
+        workers: int,
+        port: int,
+        workdir: Path,
+        app: str,
+        key_file: Path,
+        rate_limits: bool = False,
     ) -> None:
         self.url, self.workers, self.port, self.key_file = url, workers, port, key_file
+        self.rate_limits = rate_limits
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = workdir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -61,6 +70,9 @@ class Server:
             "HCP_TICK_INTERVAL": "0",
             # The keys the seeding process encrypted the applicants' data with.
             "HCP_KEY_FILE": str(key_file),
+            # Every load comes from 127.0.0.1: the per-address limits (health: 1,200/minute)
+            # would answer 429 to most of it. The switch is meant for load tests.
+            "HCP_RATE_LIMITS_ENABLED": "true" if rate_limits else "false",
         }
         self.cmd = [
             str(VENV_BIN / "uvicorn"),
@@ -81,7 +93,8 @@ class Server:
     def shell_command(self) -> str:
         env = (
             f"HCP_DATABASE_URL={self.url} HCP_TICK_INTERVAL=0 "
-            f"HCP_KEY_FILE={shlex.quote(str(self.key_file))}"
+            f"HCP_KEY_FILE={shlex.quote(str(self.key_file))} "
+            f"HCP_RATE_LIMITS_ENABLED={'true' if self.rate_limits else 'false'}"
         )
         return env + " " + " ".join(shlex.quote(c) for c in self.cmd)
 

@@ -98,6 +98,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="haochaping.app:app_from_env",
         help="application factory given to uvicorn --factory (for what-if experiments)",
     )
+    p.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="keep the server's per-address rate limits (off by default: all load comes from "
+        "one address, and the health check is limited to 1,200/minute)",
+    )
     p.add_argument("--drop-db", action="store_true", help="drop hcp_bench at the end")
     return p.parse_args(argv)
 
@@ -125,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         + ([] if args.client == "auto" else [f"--client {args.client}"])
         + ([] if args.app == "haochaping.app:app_from_env" else [f"--app {args.app}"])
+        + (["--rate-limits"] if args.rate_limits else [])
         + (
             []
             if args.requests_per_connection == 50
@@ -194,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir=workdir,
             app=args.app,
             key_file=key_file,
+            rate_limits=args.rate_limits,
         )
         log(f"== starting server: {server.shell_command}")
         server.start()
@@ -496,7 +504,8 @@ def _report(
         f"seeding      {seed_desc}: {len(seeded.occasion_ids):,} open 'complete' occasions in "
         f"{seeded.seconds:.1f} s; profiles {seeded.profiles}",
         f"server       uvicorn --workers {args.workers} (uvloop/httptools), "
-        f"pool_size {Settings().pool_size} per worker, sweeper off",
+        f"pool_size {Settings().pool_size} per worker, sweeper off, rate limits "
+        + ("on" if args.rate_limits else "off (HCP_RATE_LIMITS_ENABLED=false)"),
         f"client       {tool_desc}; {args.clients} connections, keep-alive"
         + (
             f", each closed after ~{args.requests_per_connection} requests"
@@ -530,7 +539,8 @@ def _report(
         f"  throughput   {noop.rps:,.0f} req/s",
         f"  latency      p50 {noop.p50:.1f} ms   p95 {noop.p95:.1f} ms   p99 {noop.p99:.1f} ms   "
         f"(mean {noop.mean:.1f}, max {noop.max:.1f})",
-        f"  errors       {noop.errors}",
+        f"  errors       {noop.errors} {noop.error_detail or ''}",
+        *([f"  first error  {noop.error_sample}"] if noop.error_sample else []),
         _fmt_cpu(noop.cpu, noop.requests, "req"),
         "",
         f"bulk signed POST /api/v1/evaluations/bulk ({bulk.batches} batches x {args.bulk_size}, "

@@ -347,7 +347,8 @@ def main() -> int:
 
     rec = Recorder(db)
     app = create_app(db, tick_interval=0)
-    with TestClient(app, auth=auth) as client:
+    with TestClient(app) as client:
+        client.auth = auth  # every request signed (the health check is sent with auth=None)
         for _ in range(20):  # warm the statement caches and psycopg's prepared statements
             assert (
                 client.post(

@@ -9,6 +9,7 @@ permission), ``unauth`` (401: not identified).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from haochaping.access.rules import Public, Requires, route_rules
 from haochaping.app import create_app
@@ -60,7 +62,7 @@ class Probe:
     path: str
     body: Any = None
     # True when a 2xx answer shows nothing of the case under test.
-    empty: Callable[[Any], bool] = lambda _: False
+    empty: Callable[[httpx.Response], bool] = lambda _: False
 
 
 def _expect(ok: set[str], out: set[str], denied: set[str] | None = None) -> dict[str, str]:
@@ -78,16 +80,22 @@ READERS_OUT = {"sup_out", "org_out", "auditor_out"}
 CLIENTS = ({"client_in"}, {"client_out"})
 
 
-def _no_case(body: Any) -> bool:
-    return not any(item.get("case_no") == "M-1" for item in body.get("items", []))
+def _no_case(response: httpx.Response) -> bool:
+    return not any(item.get("case_no") == "M-1" for item in response.json().get("items", []))
 
 
-def _no_s1(body: Any) -> bool:
-    return not any(item.get("code") == "S1" for item in body.get("items", []))
+def _no_s1(response: httpx.Response) -> bool:
+    return not any(item.get("code") == "S1" for item in response.json().get("items", []))
 
 
-def _bulk_refused(body: Any) -> bool:
-    return bool(body["results"][0].get("code") == "occasion_not_found")
+def _bulk_refused(response: httpx.Response) -> bool:
+    return bool(response.json()["results"][0].get("code") == "occasion_not_found")
+
+
+def _xlsx_without_case(response: httpx.Response) -> bool:
+    sheet = load_workbook(io.BytesIO(response.content), read_only=True).active
+    assert sheet is not None
+    return not any("M-1" in row for row in sheet.iter_rows(values_only=True))
 
 
 # (method, route path) -> (probe, expected outcome per principal). Filled per test run since
@@ -147,6 +155,10 @@ def matrix(occasion_id: int, evaluation_id: int) -> dict[tuple[str, str], tuple[
             _expect(
                 READERS_IN | {"client_in", "staff_in"}, READERS_OUT | {"client_out", "staff_out"}
             ),
+        ),
+        ("GET", "/api/v1/evaluations.xlsx"): (
+            Probe("GET", "/api/v1/evaluations.xlsx?org=O1", empty=_xlsx_without_case),
+            _expect(READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"}),
         ),
         ("GET", "/api/v1/scores"): (
             Probe("GET", "/api/v1/scores?dimension=staff", empty=_no_s1),
@@ -223,7 +235,7 @@ def _outcome(response: httpx.Response, probe: Probe) -> str:
     if status == 403:
         return "denied"
     if 200 <= status < 300:
-        return "out" if probe.empty(body) else "ok"
+        return "out" if probe.empty(response) else "ok"
     if status in (409, 422):
         # Past the access check: refused by the rules of the domain (already rated…).
         return "ok"

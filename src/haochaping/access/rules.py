@@ -182,6 +182,9 @@ CasesWriter = Annotated[Principal, Depends(Requires(Permission.cases_write))]
 CasesReader = Annotated[Principal, Depends(Requires(Permission.cases_read))]
 EvaluationsWriter = Annotated[Principal, Depends(Requires(Permission.evaluations_write))]
 EvaluationsReader = Annotated[Principal, Depends(Requires(Permission.evaluations_read))]
+EvaluationsExporter = Annotated[
+    Principal, Depends(Requires(Permission.evaluations_read, clients_allowed=False))
+]
 ScoresReader = Annotated[Principal, Depends(Requires(Permission.scores_read))]
 Unmasker = Annotated[Principal, Depends(Requires(Permission.pii_unmask, clients_allowed=False))]
 AuditReader = Annotated[Principal, Depends(Requires(Permission.audit_read, clients_allowed=False))]

@@ -337,12 +337,14 @@ def authenticate(
     user = find_user(session, username) if username.strip() else None
     if user is None:
         burn_verification(password)
+        # Only a well-formed name is recorded: people type passwords into the wrong field.
+        tried = username.strip() if USERNAME_RE.match(username.strip()) else "?"
         record(
             session,
             now=now,
             actor="anonymous",
             action="login_failed",
-            target=f"user:{username.strip()[:64]}",
+            target=f"user:{tried}",
             details={"reason": "unknown_user"},
             ip=ip,
         )

@@ -37,7 +37,7 @@ def _grant_text(session: Session, user: User) -> str:
     views = accounts.describe_grants(session, user.id)
     if not views:
         return "（无）"
-    return "\n".join(f"{v.role_label} {v.spec}（{v.scope_name}）" for v in views)
+    return "\n".join(f"{v.role_label} {v.spec}：{v.scope_name}" for v in views)
 
 
 @app.command("add")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from haochaping.access.rules import EvaluationsReader, EvaluationsWriter
-from haochaping.clock import ensure_aware
+from haochaping.access.rules import EvaluationsExporter, EvaluationsReader, EvaluationsWriter
+from haochaping.audit.service import record
+from haochaping.clock import BEIJING, ensure_aware
 from haochaping.errors import DomainError
-from haochaping.evaluations import idempotency, service
+from haochaping.evaluations import export, idempotency, service
 from haochaping.evaluations.models import Channel
 from haochaping.evaluations.schemas import (
     BulkIn,
@@ -27,6 +29,7 @@ from haochaping.web import NowDep, PageDep, PageSizeDep, SessionDep
 
 router = APIRouter(tags=["评价 evaluations"])
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=120)]
 
@@ -121,12 +124,7 @@ def read_evaluation(
     return service.get_evaluation(session=session, evaluation_id=evaluation_id, scope=caller.scope)
 
 
-@router.get("/evaluations", response_model=EvaluationPage, summary="评价列表（可筛选、分页）")
-def list_evaluations(
-    session: SessionDep,
-    caller: EvaluationsReader,
-    page: PageDep = 1,
-    page_size: PageSizeDep = 50,
+def evaluation_filters(
     case_no: Annotated[str | None, Query(max_length=64)] = None,
     org: Annotated[str | None, Query(max_length=64, description="机构编码")] = None,
     region: Annotated[str | None, Query(max_length=12, description="行政区划（含下级）")] = None,
@@ -137,8 +135,8 @@ def list_evaluations(
     date_to: Annotated[datetime | None, Query(alias="to")] = None,
     is_default: bool | None = None,
     is_bad: bool | None = None,
-) -> EvaluationPage:
-    filters = service.EvaluationFilter(
+) -> service.EvaluationFilter:
+    return service.EvaluationFilter(
         case_no=case_no,
         org_code=org,
         region_code=region,
@@ -150,7 +148,56 @@ def list_evaluations(
         is_default=is_default,
         is_bad=is_bad,
     )
+
+
+FiltersDep = Annotated[service.EvaluationFilter, Depends(evaluation_filters)]
+
+
+@router.get("/evaluations", response_model=EvaluationPage, summary="评价列表（可筛选、分页）")
+def list_evaluations(
+    session: SessionDep,
+    caller: EvaluationsReader,
+    filters: FiltersDep,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 50,
+) -> EvaluationPage:
     total, items = service.list_evaluations(
         session=session, filters=filters, page=page, page_size=page_size, scope=caller.scope
     )
     return EvaluationPage(total=total, page=page, page_size=page_size, items=items)
+
+
+@router.get(
+    "/evaluations.xlsx",
+    summary="导出评价明细（xlsx；申请人信息已脱敏，导出行为记入审计日志）",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def export_evaluations(
+    session: SessionDep, now: NowDep, caller: EvaluationsExporter, filters: FiltersDep
+) -> Response:
+    content, count = export.export_xlsx(
+        session=session,
+        filters=filters,
+        scope=caller.scope,
+        with_rater=caller.sees_identities,
+    )
+    record(
+        session,
+        now=now,
+        actor=caller.actor,
+        action="export",
+        target="evaluations.xlsx",
+        details={
+            "rows": count,
+            "filters": {k: v for k, v in asdict(filters).items() if v is not None},
+        },
+        ip=caller.ip,
+    )
+    session.commit()
+    name = f"evaluations-{now.astimezone(BEIJING):%Y%m%d-%H%M%S}.xlsx"
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, select
+from sqlalchemy import Select, Table, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -329,6 +329,20 @@ def list_evaluations(
     *, session: Session, filters: EvaluationFilter, page: int, page_size: int, scope: Scope
 ) -> tuple[int, list[EvaluationOut]]:
     """Evaluations newest first, filtered, one page at a time, never outside ``scope``."""
+    query = filtered_query(session=session, filters=filters, scope=scope)
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = session.scalars(
+        query.order_by(Evaluation.rated_at.desc(), Evaluation.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return total, describe(session=session, evaluations=list(rows))
+
+
+def filtered_query(
+    *, session: Session, filters: EvaluationFilter, scope: Scope
+) -> Select[Evaluation]:
+    """The evaluations matching ``filters`` inside ``scope`` (unordered)."""
     query = select(Evaluation).where(scope.evaluation_clause())
     if filters.case_no:
         case = cases.get_case(session=session, case_no=filters.case_no, scope=scope)
@@ -362,13 +376,7 @@ def list_evaluations(
         query = query.where(Evaluation.rated_at >= filters.date_from)
     if filters.date_to is not None:
         query = query.where(Evaluation.rated_at < filters.date_to)
-    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = session.scalars(
-        query.order_by(Evaluation.rated_at.desc(), Evaluation.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    return total, describe(session=session, evaluations=list(rows))
+    return query
 
 
 def describe(*, session: Session, evaluations: list[Evaluation]) -> list[EvaluationOut]:

@@ -294,3 +294,20 @@ def test_each_role_inside_and_outside_its_scope(world: World) -> None:
                         f"{key[0]} {key[1]} as {name}: {got}, expected {expected[name]}"
                     )
     assert not failures, "\n".join(failures)
+
+
+def test_console_pages_need_a_session_whatever_the_role(world: World) -> None:
+    """Console routes: the login page is public; every other page sends an anonymous caller
+    (or a business system, which has no session) to the login page, and opens for every
+    official whatever the role."""
+    console = {(m, p) for m, p, _ in _routes(world.app) if p.startswith("/console")}
+    assert ("GET", "/console/login") in console and ("GET", "/console/") in console
+    with TestClient(world.app, raise_server_exceptions=False, follow_redirects=False) as tc:
+        for name, caller in world.callers.items():
+            for path in ("/console/", "/console/password"):
+                r = tc.get(path, **caller)
+                if name == "anonymous" or name.startswith("client"):
+                    assert r.status_code == 303 and r.headers["location"].endswith("/login")
+                else:
+                    assert r.status_code == 200, (name, path, r.status_code)
+            assert tc.get("/console/login").status_code == 200

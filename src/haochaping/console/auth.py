@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Form, Request, Response
 
+from haochaping.access.rules import AccessRule
 from haochaping.accounts.models import LoginSession, User
 from haochaping.accounts.service import SESSION_LIFETIME, resolve_session
 from haochaping.config import get_settings
@@ -56,21 +57,30 @@ def _resolve(request: Request, session: SessionDep, now: NowDep) -> tuple[User, 
     return found
 
 
-def current_user_any(
-    who: Annotated[tuple[User, LoginSession], Depends(_resolve)],
-) -> tuple[User, LoginSession]:
-    """The logged-in user, even one who still has to change the initial password."""
-    return who
+class ConsoleUser(AccessRule):
+    """The access rule of console pages: a logged-in official. ``login_required`` (401)
+    without a valid session; ``password_change_required`` (403) while the initial password
+    has not been changed, unless ``initial_password_ok`` (the password page itself)."""
+
+    def __init__(self, *, initial_password_ok: bool = False) -> None:
+        self.initial_password_ok = initial_password_ok
+
+    def describe(self) -> str:
+        extra = "，含尚未修改初始密码者" if self.initial_password_ok else ""
+        return f"console: 已登录的工作人员{extra}"
+
+    def __call__(
+        self, who: Annotated[tuple[User, LoginSession], Depends(_resolve)]
+    ) -> tuple[User, LoginSession]:
+        if who[0].must_change_password and not self.initial_password_ok:
+            raise PasswordChangeRequired()
+        return who
 
 
-def current_user(
-    who: Annotated[tuple[User, LoginSession], Depends(_resolve)],
-) -> tuple[User, LoginSession]:
-    """The logged-in user and their session; ``login_required`` (401) without a valid session,
-    ``password_change_required`` (403) while the initial password has not been changed."""
-    if who[0].must_change_password:
-        raise PasswordChangeRequired()
-    return who
+# The logged-in user, even one who still has to change the initial password.
+current_user_any = ConsoleUser(initial_password_ok=True)
+# The logged-in user and their session.
+current_user = ConsoleUser()
 
 
 CurrentUser = Annotated[tuple[User, LoginSession], Depends(current_user)]

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
+from haochaping.access.rules import Public
 from haochaping.accounts import service as accounts
 from haochaping.accounts.models import User
 from haochaping.console.auth import (
@@ -131,7 +132,10 @@ def _login_page(
     return response
 
 
-@router.get("/login", response_class=HTMLResponse)
+LOGIN_PAGE = Public("登录页面，任何人都可打开")
+
+
+@router.get("/login", response_class=HTMLResponse, dependencies=[Depends(LOGIN_PAGE)])
 def login_form(request: Request, session: SessionDep, now: NowDep) -> Response:
     token = request.cookies.get("hcp_session", "")
     if token and accounts.resolve_session(session, token=token, now=now) is not None:
@@ -145,7 +149,7 @@ def login_form(request: Request, session: SessionDep, now: NowDep) -> Response:
 @router.post(
     "/login",
     response_class=HTMLResponse,
-    dependencies=[Depends(RateLimit("login", "10/minute"))],
+    dependencies=[Depends(LOGIN_PAGE), Depends(RateLimit("login", "10/minute"))],
 )
 def login_submit(
     request: Request,

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from haochaping.access.rules import clear_caches
 from haochaping.config import get_settings
 from haochaping.db import Database
 from haochaping.models import Base
@@ -118,6 +119,7 @@ def committed_db(database: Database) -> Iterator[Database]:
 
 
 def _truncate(database: Database) -> None:
+    clear_caches()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as conn:
         if database.is_sqlite:

@@ -8,6 +8,8 @@ test walks every route and fails on a route that declares none.
 
 from __future__ import annotations
 
+import hmac
+import time
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,6 +17,7 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from haochaping.access import scope as scope_module
 from haochaping.access.principal import CLIENT_PERMISSIONS, ROLE_PERMISSIONS, Permission, Principal
 from haochaping.access.scope import Scope, scope_of
 from haochaping.accounts import service as accounts
@@ -65,14 +68,28 @@ def principal_for_user(session: Session, *, user_id: int, username: str, ip: str
     )
 
 
+# A client's scope changes only when an administrator edits it: cached briefly per process,
+# so that a signed request does not rebuild it (two queries) every time.
+CLIENT_SCOPE_SECONDS = 60.0
+_client_scopes: dict[tuple[str, int], tuple[float, Scope]] = {}
+
+
 def principal_for_client(session: Session, *, client_id: int, code: str, ip: str) -> Principal:
-    regions, orgs = clients.client_scope(session, client_id)
+    key = (str(session.get_bind().engine.url), client_id)
+    now = time.monotonic()
+    hit = _client_scopes.get(key)
+    if hit is not None and now - hit[0] < CLIENT_SCOPE_SECONDS:
+        scope = hit[1]
+    else:
+        regions, orgs = clients.client_scope(session, client_id)
+        scope = scope_of(session, region_codes=regions, org_ids=orgs)
+        _client_scopes[key] = (now, scope)
     return Principal(
         kind="client",
         id=client_id,
         name=code,
         permissions=CLIENT_PERMISSIONS,
-        scope=scope_of(session, region_codes=regions, org_ids=orgs),
+        scope=scope,
         ip=ip,
     )
 
@@ -156,8 +173,6 @@ class Requires(AccessRule):
 
 
 def _csrf_ok(given: str | None, expected: str) -> bool:
-    import hmac
-
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -188,3 +203,10 @@ EvaluationsExporter = Annotated[
 ScoresReader = Annotated[Principal, Depends(Requires(Permission.scores_read))]
 Unmasker = Annotated[Principal, Depends(Requires(Permission.pii_unmask, clients_allowed=False))]
 AuditReader = Annotated[Principal, Depends(Requires(Permission.audit_read, clients_allowed=False))]
+
+
+def clear_caches() -> None:
+    """Forget cached client scopes and region paths (after the catalogue or a client's scope
+    changed under this process, and between tests that empty the database)."""
+    _client_scopes.clear()
+    scope_module.clear_path_cache()

@@ -7,6 +7,7 @@ so that a caller never reads a row outside its scope whatever filters it sends (
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
@@ -115,8 +116,7 @@ class Scope:
         """Whether an organisation's cases are inside the scope (business systems' writes)."""
         if self.everything or org_id in self.org_ids:
             return True
-        path = session.scalar(select(Region.path).where(Region.code == region_code)) or ""
-        return any(path.startswith(p) for p in self.region_paths)
+        return self.contains_region(session, region_code)
 
     def contains_units(self, session: Session, units: list[tuple[int, str]]) -> bool:
         """Whether any of (organisation id, region code) is inside the scope: a business system
@@ -125,15 +125,43 @@ class Scope:
             return True
         if not self.region_paths:
             return False
-        codes = {code for _, code in units}
-        paths = session.scalars(select(Region.path).where(Region.code.in_(codes)))
+        paths = region_paths(session, {code for _, code in units}).values()
         return any(path.startswith(p) for path in paths for p in self.region_paths)
 
     def contains_region(self, session: Session, region_code: str) -> bool:
         if self.everything:
             return True
-        path = session.scalar(select(Region.path).where(Region.code == region_code)) or ""
+        if not self.region_paths:
+            return False
+        path = region_paths(session, {region_code}).get(region_code, "")
         return any(path.startswith(p) for p in self.region_paths)
+
+
+# Region paths change only when the catalogue is re-imported: a short-lived per-process cache
+# spares the hot path (every business-system write) a query per check.
+PATH_CACHE_SECONDS = 60.0
+_path_cache: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def region_paths(session: Session, codes: set[str]) -> dict[str, str]:
+    """Materialised paths of the given region codes (unknown codes are left out)."""
+    database = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for code in codes:
+        hit = _path_cache.get((database, code))
+        if hit is not None and now - hit[0] < PATH_CACHE_SECONDS:
+            found[code] = hit[1]
+        else:
+            missing.append(code)
+    if missing:
+        for code, path in session.execute(
+            select(Region.code, Region.path).where(Region.code.in_(missing))
+        ):
+            _path_cache[(database, code)] = (now, path)
+            found[code] = path
+    return found
 
 
 def scope_of(
@@ -176,3 +204,7 @@ def describe_scope(session: Session, scope: Scope) -> list[str]:
             for s in session.scalars(select(Staff).where(Staff.id.in_(scope.staff_ids)))
         ]
     return names
+
+
+def clear_path_cache() -> None:
+    _path_cache.clear()

@@ -7,9 +7,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from haochaping.audit.service import record
@@ -187,6 +189,11 @@ def _refused(code: str, message: str) -> SignatureRefused:
     return SignatureRefused(code, message)
 
 
+_CLIENTS = cast(Table, BusinessClient.__table__)
+_KEYS = cast(Table, ClientKey.__table__)
+_NONCES = cast(Table, UsedNonce.__table__)
+
+
 def verify_request(
     session: Session,
     *,
@@ -195,7 +202,7 @@ def verify_request(
     path: str,
     body: bytes,
     now: datetime,
-) -> BusinessClient:
+) -> VerifiedClient:
     """The client that signed this request, or a 401 refusal with a stable code. The nonce is
     recorded in the session's transaction (the caller commits it before doing the work)."""
     missing = [h for h in signing.SIGNED_HEADERS if not headers.get(h.lower())]
@@ -218,33 +225,55 @@ def verify_request(
         )
     if not signing.NONCE_PATTERN.match(nonce):
         raise _refused("nonce_invalid", "请求随机串格式不正确")
-    client = session.scalar(select(BusinessClient).where(BusinessClient.code == code[:64]))
-    key = (
-        session.scalar(
-            select(ClientKey).where(ClientKey.client_id == client.id, ClientKey.kid == kid[:32])
+    # Client and key in one round trip (the hot path of every business-system request).
+    found = session.execute(
+        select(
+            _CLIENTS.c.id,
+            _CLIENTS.c.code,
+            _CLIENTS.c.revoked_at,
+            _KEYS.c.secret,
+            _KEYS.c.revoked_at,
+            _KEYS.c.valid_until,
         )
-        if client is not None
-        else None
-    )
+        .select_from(_CLIENTS.join(_KEYS, _KEYS.c.client_id == _CLIENTS.c.id))
+        .where(_CLIENTS.c.code == code[:64], _KEYS.c.kid == kid[:32])
+    ).first()
     # One answer for an unknown client, an unknown key and a wrong signature: no oracle.
     bad_signature = _refused("signature_invalid", "请求签名无效")
-    if client is None or key is None:
+    if found is None:
         raise bad_signature
+    client_id, client_code, client_revoked, secret, key_revoked, valid_until = found
     expected = signing.signature(
-        key.secret, signing.canonical_string(method, path, timestamp, nonce, body)
+        secret, signing.canonical_string(method, path, timestamp, nonce, body)
     )
     if not signing.signatures_match(expected, given):
         raise bad_signature
-    if client.revoked_at is not None or key.revoked_at is not None:
+    if client_revoked is not None or key_revoked is not None:
         raise _refused("credential_revoked", "该业务系统的接入凭据已被撤销")
-    if key.valid_until is not None and key.valid_until <= now:
+    if valid_until is not None and valid_until <= now:
         raise _refused("key_expired", "该密钥已过期，请使用新密钥签名")
-    try:
-        with session.begin_nested():
-            session.add(UsedNonce(client_id=client.id, nonce=nonce, seen_at=now))
-    except IntegrityError:
-        raise _refused("nonce_reused", "请求随机串已使用过（疑似重放），请求被拒绝") from None
-    return client
+    if not _spend_nonce(session, client_id, nonce, now):
+        raise _refused("nonce_reused", "请求随机串已使用过（疑似重放），请求被拒绝")
+    return VerifiedClient(client_id, client_code)
+
+
+@dataclass(frozen=True)
+class VerifiedClient:
+    id: int
+    code: str
+
+
+def _spend_nonce(session: Session, client_id: int, nonce: str, now: datetime) -> bool:
+    """Record the nonce; False when the client used it before. One statement, no savepoint."""
+    values = {"client_id": client_id, "nonce": nonce, "seen_at": now}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(_NONCES)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["client_id", "nonce"])
+        .returning(_NONCES.c.id)
+    )
+    return session.execute(statement).first() is not None
 
 
 def purge_nonces(session: Session, *, now: datetime) -> int:

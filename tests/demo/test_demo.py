@@ -232,7 +232,8 @@ def test_cli_demo_then_refuses_without_reset(cli: CliRunner) -> None:
     assert "演示数据已生成" in out and "演示数据概况" in out
     assert "办件" in out and "200" in out and "默认评价" in out and "差评" in out
     assert "大厅评价器/平板" in out and "短信" in out
-    assert "haochaping serve" in out and "curl 'http://127.0.0.1:8000/api/v1/scores?" in out
+    assert "haochaping serve" in out and "http://127.0.0.1:8000/console/" in out
+    assert "docs/signing.md" in out
 
     again = cli.invoke(app, args)
     assert again.exit_code == 1

@@ -136,12 +136,15 @@ def test_c9_configure_logging_covers_root_and_uvicorn_handlers() -> None:
     names = ("uvicorn.error", "uvicorn.access")
     saved_root, saved_level = root.handlers[:], root.level
     saved = {n: logging.getLogger(n).handlers[:] for n in names}
+    # An earlier uvicorn.Config (the browser tests) may have left these loggers at WARNING.
+    saved_levels = {n: logging.getLogger(n).level for n in names}
     streams = {n: io.StringIO() for n in ("root", *names)}
     try:
         root.handlers = [logging.StreamHandler(streams["root"])]
         for n in names:
             logging.getLogger(n).handlers = [logging.StreamHandler(streams[n])]
             logging.getLogger(n).propagate = False
+            logging.getLogger(n).setLevel(logging.INFO)
         logging.getLogger("uvicorn.access").handlers[0].setFormatter(
             AccessFormatter('%(client_addr)s "%(request_line)s" %(status_code)s')
         )
@@ -165,3 +168,4 @@ def test_c9_configure_logging_covers_root_and_uvicorn_handlers() -> None:
         for n in names:
             logging.getLogger(n).handlers = saved[n]
             logging.getLogger(n).propagate = True
+            logging.getLogger(n).setLevel(saved_levels[n])

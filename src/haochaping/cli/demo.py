@@ -148,14 +148,11 @@ def _report(summary: DemoSummary, at: str) -> None:
         count = summary.per_channel.get(int(channel), 0)
         channels.add_row(str(int(channel)), CHANNEL_NAMES[channel], f"{count:,}")
     console.print(channels)
-    console.print("启动服务：[bold]haochaping serve[/bold]，然后打开 " + f"{BASE_URL}/docs")
-    console.print("示例：")
-    examples = [
-        f"curl '{BASE_URL}/api/v1/scores?dimension=org&sort=average&order=asc'",
-        f"curl '{BASE_URL}/api/v1/scores?dimension=region&region=450224'",
-        f"curl '{BASE_URL}/api/v1/evaluations?is_bad=true&page_size=5'",
-    ]
-    if summary.sample_case_no:
-        examples.append(f"curl '{BASE_URL}/api/v1/cases/{summary.sample_case_no}'")
-    for line in examples:
-        console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
+    console.print(
+        "启动服务：[bold]haochaping serve[/bold]，然后用下方演示账号登录控制台 "
+        + f"{BASE_URL}/console/（首次登录须修改初始密码），接口文档见 {BASE_URL}/docs"
+    )
+    console.print(
+        "业务系统调用接口须先登记（haochaping client add）并对每个请求签名，方法见 docs/signing.md",
+        soft_wrap=True,
+    )

@@ -15,7 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from haochaping import migrate
+from haochaping.audit.service import record
+from haochaping.cli.audit import cli_actor
 from haochaping.cli.common import console, domain_errors, err_console, open_database
+from haochaping.clock import utcnow
 from haochaping.config import get_settings
 from haochaping.pii import rotation
 from haochaping.pii.keyring import add_key, create_keyring_file, load_keyring
@@ -81,6 +84,20 @@ def rotate(
 
                 result = rotation.rotate(
                     db, batch_size=batch_size, progress=advance, keyring=keyring
+                )
+            with db.transaction() as session:
+                record(
+                    session,
+                    now=utcnow(),
+                    actor=cli_actor(),
+                    action="keys_rotated",
+                    target=f"key:{result.active_kid}",
+                    details={
+                        "cases": result.rotated,
+                        "remaining": result.remaining,
+                        "client_secrets": result.client_secrets,
+                        "resumed": resume,
+                    },
                 )
         except KeyboardInterrupt:
             err_console.print(

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from haochaping import migrate, sweeper
+from haochaping.audit.profiles import record_current_profiles
 from haochaping.cli.common import console, open_database
 from haochaping.clock import parse_iso, utcnow
 from haochaping.config import get_settings
@@ -22,6 +23,14 @@ def serve(
     """启动服务（API 文档见 /docs），并定时处理到期事项。"""
     if upgrade:
         migrate.upgrade_head(get_settings().database_url)
+    db = open_database()
+    try:
+        with db.transaction() as session:
+            changed = record_current_profiles(session, utcnow())
+    finally:
+        db.dispose()
+    if changed:
+        console.print("评价政策配置有变化，已记入审计日志：" + "、".join(changed))
     console.print(f"服务地址 http://{host}:{port}/docs")
     uvicorn.run(
         "haochaping.app:app_from_env",

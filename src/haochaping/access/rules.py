@@ -28,7 +28,6 @@ from haochaping.errors import DomainError
 from haochaping.protection.proxies import client_ip
 from haochaping.web import NowDep, SessionDep
 
-SESSION_COOKIE = "hcp_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -152,7 +151,7 @@ class Requires(AccessRule):
             session.commit()
             principal = principal_for_client(session, client_id=client.id, code=client.code, ip=ip)
         else:
-            token = request.cookies.get(SESSION_COOKIE)
+            token = request.cookies.get(accounts.SESSION_COOKIE)
             found = accounts.resolve_session(session, token=token, now=now) if token else None
             if found is None:
                 raise Unauthenticated(

@@ -32,6 +32,8 @@ from haochaping.errors import Conflict, DomainError, InvalidInput, NotFound
 
 MAX_FAILURES = 5
 LOCK_DURATION = timedelta(minutes=15)
+# The console cookie carrying the session token (read by the console and by the API rules).
+SESSION_COOKIE = "hcp_session"
 SESSION_LIFETIME = timedelta(hours=12)
 IDLE_TIMEOUT = timedelta(hours=2)
 TOUCH_EVERY = timedelta(minutes=1)

@@ -16,12 +16,11 @@ from fastapi import Depends, Form, Request, Response
 
 from haochaping.access.rules import AccessRule
 from haochaping.accounts.models import LoginSession, User
-from haochaping.accounts.service import SESSION_LIFETIME, resolve_session
+from haochaping.accounts.service import SESSION_COOKIE, SESSION_LIFETIME, resolve_session
 from haochaping.config import get_settings
 from haochaping.errors import DomainError
 from haochaping.web import NowDep, SessionDep
 
-SESSION_COOKIE = "hcp_session"
 LOGIN_CSRF_COOKIE = "hcp_csrf"
 CSRF_MESSAGE = "页面已过期，请刷新后重试"
 

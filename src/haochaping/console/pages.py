@@ -137,7 +137,7 @@ LOGIN_PAGE = Public("登录页面，任何人都可打开")
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(LOGIN_PAGE)])
 def login_form(request: Request, session: SessionDep, now: NowDep) -> Response:
-    token = request.cookies.get("hcp_session", "")
+    token = request.cookies.get(accounts.SESSION_COOKIE, "")
     if token and accounts.resolve_session(session, token=token, now=now) is not None:
         session.commit()
         return RedirectResponse(HOME, status_code=303)

@@ -99,10 +99,7 @@ async def request_body(request: Request) -> bytes:
 
 
 class AccessRule:
-    """Base of the rules; ``describe()`` is what the permission matrix prints."""
-
-    def describe(self) -> str:
-        raise NotImplementedError
+    """Base of the rules: the permission matrix finds a route's rule by this type."""
 
 
 class Public(AccessRule):
@@ -110,9 +107,6 @@ class Public(AccessRule):
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-
-    def describe(self) -> str:
-        return f"public: {self.reason}"
 
     async def __call__(self) -> None:
         return None
@@ -125,9 +119,6 @@ class Requires(AccessRule):
     def __init__(self, permission: Permission, *, clients_allowed: bool = True) -> None:
         self.permission = permission
         self.clients_allowed = clients_allowed
-
-    def describe(self) -> str:
-        return f"requires: {self.permission.value}"
 
     def __call__(
         self,

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, 
 from sqlalchemy.orm import Session
 
 from haochaping.cases.models import Case
-from haochaping.catalog.models import Organization, Region, Staff
+from haochaping.catalog.models import Region
 from haochaping.evaluations.models import Credit, Evaluation
 
 
@@ -33,19 +33,6 @@ class Scope:
     @classmethod
     def nothing(cls) -> Scope:
         return cls()
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.everything or self.region_paths or self.org_ids or self.staff_ids)
-
-    def union(self, other: Scope) -> Scope:
-        if self.everything or other.everything:
-            return Scope.all()
-        return Scope(
-            region_paths=self.region_paths | other.region_paths,
-            org_ids=self.org_ids | other.org_ids,
-            staff_ids=self.staff_ids | other.staff_ids,
-        )
 
     @property
     def finest(self) -> str:
@@ -181,29 +168,6 @@ def scope_of(
         else frozenset()
     )
     return Scope(region_paths=paths, org_ids=frozenset(org_ids), staff_ids=frozenset(staff_ids))
-
-
-def describe_scope(session: Session, scope: Scope) -> list[str]:
-    """Chinese names of what a scope covers, for pages and the CLI."""
-    if scope.everything:
-        return ["全部"]
-    names: list[str] = []
-    codes = [p.rstrip("/").rsplit("/", 1)[-1] for p in sorted(scope.region_paths)]
-    if codes:
-        names += [
-            f"{r.name}（{r.code}）及下级"
-            for r in session.scalars(select(Region).where(Region.code.in_(codes)))
-        ]
-    if scope.org_ids:
-        names += list(
-            session.scalars(select(Organization.name).where(Organization.id.in_(scope.org_ids)))
-        )
-    if scope.staff_ids:
-        names += [
-            f"{s.name}（{s.code}）"
-            for s in session.scalars(select(Staff).where(Staff.id.in_(scope.staff_ids)))
-        ]
-    return names
 
 
 def clear_path_cache() -> None:

@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -341,40 +342,18 @@ def authenticate(
         burn_verification(password)
         # Only a well-formed name is recorded: people type passwords into the wrong field.
         tried = username.strip() if USERNAME_RE.match(username.strip()) else "?"
-        record(
-            session,
-            now=now,
-            actor="anonymous",
-            action="login_failed",
-            target=f"user:{tried}",
-            details={"reason": "unknown_user"},
-            ip=ip,
-        )
+        _login_failed(session, now, f"user:{tried}", ip, reason="unknown_user")
         raise LoginFailed()
     if is_locked(user, now):
-        record(
-            session,
-            now=now,
-            actor="anonymous",
-            action="login_failed",
-            target=_target(user),
-            details={"reason": "locked"},
-            ip=ip,
-        )
+        _login_failed(session, now, _target(user), ip, reason="locked")
         raise AccountLocked()
     if user.locked_until is not None:  # the lock has run out: a fresh start
         user.locked_until = None
         user.failed_logins = 0
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
-        record(
-            session,
-            now=now,
-            actor="anonymous",
-            action="login_failed",
-            target=_target(user),
-            details={"reason": "wrong_password", "failures": user.failed_logins},
-            ip=ip,
+        _login_failed(
+            session, now, _target(user), ip, reason="wrong_password", failures=user.failed_logins
         )
         if user.failed_logins >= MAX_FAILURES:
             user.locked_until = now + LOCK_DURATION
@@ -392,15 +371,7 @@ def authenticate(
         session.flush()
         raise LoginFailed()
     if user.disabled:
-        record(
-            session,
-            now=now,
-            actor="anonymous",
-            action="login_failed",
-            target=_target(user),
-            details={"reason": "disabled"},
-            ip=ip,
-        )
+        _login_failed(session, now, _target(user), ip, reason="disabled")
         raise AccountDisabled()
     user.failed_logins = 0
     user.last_login_at = now
@@ -409,6 +380,18 @@ def authenticate(
     session.flush()
     record(session, now=now, actor=_actor(user), action="login", target=_target(user), ip=ip)
     return user
+
+
+def _login_failed(session: Session, now: datetime, target: str, ip: str, **details: Any) -> None:
+    record(
+        session,
+        now=now,
+        actor="anonymous",
+        action="login_failed",
+        target=target,
+        details=details,
+        ip=ip,
+    )
 
 
 def _token_hash(token: str) -> str:

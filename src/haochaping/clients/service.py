@@ -185,10 +185,6 @@ def client_scope(session: Session, client_id: int) -> tuple[set[str], set[int]]:
     )
 
 
-def _refused(code: str, message: str) -> SignatureRefused:
-    return SignatureRefused(code, message)
-
-
 _CLIENTS = cast(Table, BusinessClient.__table__)
 _KEYS = cast(Table, ClientKey.__table__)
 _NONCES = cast(Table, UsedNonce.__table__)
@@ -218,13 +214,13 @@ def verify_request(
     nonce = headers[signing.HEADER_NONCE.lower()]
     given = headers[signing.HEADER_SIGNATURE.lower()]
     if not timestamp.isdigit() or len(timestamp) > 12:
-        raise _refused("timestamp_invalid", "请求时间戳格式不正确")
+        raise SignatureRefused("timestamp_invalid", "请求时间戳格式不正确")
     if abs(now.timestamp() - int(timestamp)) > signing.TOLERANCE:
-        raise _refused(
+        raise SignatureRefused(
             "timestamp_stale", "请求时间戳已过期或与服务器时间相差过大，请校准时间后重试"
         )
     if not signing.NONCE_PATTERN.match(nonce):
-        raise _refused("nonce_invalid", "请求随机串格式不正确")
+        raise SignatureRefused("nonce_invalid", "请求随机串格式不正确")
     # Client and key in one round trip (the hot path of every business-system request).
     found = session.execute(
         select(
@@ -239,7 +235,7 @@ def verify_request(
         .where(_CLIENTS.c.code == code[:64], _KEYS.c.kid == kid[:32])
     ).first()
     # One answer for an unknown client, an unknown key and a wrong signature: no oracle.
-    bad_signature = _refused("signature_invalid", "请求签名无效")
+    bad_signature = SignatureRefused("signature_invalid", "请求签名无效")
     if found is None:
         raise bad_signature
     client_id, client_code, client_revoked, secret, key_revoked, valid_until = found
@@ -249,11 +245,11 @@ def verify_request(
     if not signing.signatures_match(expected, given):
         raise bad_signature
     if client_revoked is not None or key_revoked is not None:
-        raise _refused("credential_revoked", "该业务系统的接入凭据已被撤销")
+        raise SignatureRefused("credential_revoked", "该业务系统的接入凭据已被撤销")
     if valid_until is not None and valid_until <= now:
-        raise _refused("key_expired", "该密钥已过期，请使用新密钥签名")
+        raise SignatureRefused("key_expired", "该密钥已过期，请使用新密钥签名")
     if not _spend_nonce(session, client_id, nonce, now):
-        raise _refused("nonce_reused", "请求随机串已使用过（疑似重放），请求被拒绝")
+        raise SignatureRefused("nonce_reused", "请求随机串已使用过（疑似重放），请求被拒绝")
     return VerifiedClient(client_id, client_code)
 
 

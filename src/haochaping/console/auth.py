@@ -64,10 +64,6 @@ class ConsoleUser(AccessRule):
     def __init__(self, *, initial_password_ok: bool = False) -> None:
         self.initial_password_ok = initial_password_ok
 
-    def describe(self) -> str:
-        extra = "，含尚未修改初始密码者" if self.initial_password_ok else ""
-        return f"console: 已登录的工作人员{extra}"
-
     def __call__(
         self, who: Annotated[tuple[User, LoginSession], Depends(_resolve)]
     ) -> tuple[User, LoginSession]:

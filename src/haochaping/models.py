@@ -9,6 +9,9 @@ from haochaping.clients import models as clients_models
 from haochaping.db import Base
 from haochaping.deadlines import models as deadlines_models
 from haochaping.evaluations import models as evaluations_models
+from haochaping.messaging import models as messaging_models
+from haochaping.textreview import models as textreview_models
+from haochaping.workorders import models as workorders_models
 
 __all__ = [
     "Base",
@@ -20,4 +23,7 @@ __all__ = [
     "clients_models",
     "deadlines_models",
     "evaluations_models",
+    "messaging_models",
+    "textreview_models",
+    "workorders_models",
 ]

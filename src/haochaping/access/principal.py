@@ -22,22 +22,43 @@ class Permission(StrEnum):
     users_manage = "users:manage"
     audit_read = "audit:read"
     console = "console"
+    # Work orders (F1-F5): see the orders in scope; take the steps one's role performs.
+    workorders_read = "workorders:read"
+    workorders_act = "workorders:act"
+    # Register an on-site or hotline complaint (RA 附件2, HB Art.14).
+    workorders_intake = "workorders:intake"
+    # E1: approve or redact bad-review text before publication.
+    texts_review = "texts:review"
 
 
-READ = {Permission.cases_read, Permission.evaluations_read, Permission.scores_read}
+READ = {
+    Permission.cases_read,
+    Permission.evaluations_read,
+    Permission.scores_read,
+    Permission.workorders_read,
+}
+ACT = {Permission.workorders_act, Permission.console}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(
         {*READ, Permission.users_manage, Permission.audit_read, Permission.console}
     ),
-    Role.supervisor: frozenset({*READ, Permission.console}),
-    Role.org_manager: frozenset({*READ, Permission.console}),
-    # C10: window staff read their own evaluations, never who gave them.
+    Role.supervisor: frozenset(
+        {*READ, *ACT, Permission.workorders_intake, Permission.texts_review}
+    ),
+    Role.org_manager: frozenset({*READ, *ACT}),
+    # C10: window staff read their own evaluations and work orders, never who gave them.
     Role.window_staff: frozenset(
-        {Permission.evaluations_read, Permission.scores_read, Permission.console}
+        {
+            Permission.evaluations_read,
+            Permission.scores_read,
+            Permission.workorders_read,
+            *ACT,
+        }
     ),
     Role.auditor: frozenset({*READ, Permission.audit_read, Permission.console}),
     Role.pii_viewer: frozenset({Permission.pii_unmask, Permission.console}),
+    Role.leader: frozenset({*READ, *ACT}),
 }
 
 # What a business system's credential may do (within the organisations and regions it serves).
@@ -47,8 +68,20 @@ CLIENT_PERMISSIONS = frozenset(
         Permission.cases_read,
         Permission.evaluations_write,
         Permission.evaluations_read,
+        # HB Art.14: the 12345 platform transfers complaints into the work-order procedure.
+        Permission.workorders_intake,
     }
 )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role of an official with the scope it is bound to (exactly one of the three)."""
+
+    role: Role
+    region_code: str | None = None
+    org_id: int | None = None
+    staff_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +96,7 @@ class Principal:
     # Where the caller may show personal data in clear (pii_viewer grants), C9.
     unmask_scope: Scope = field(default_factory=Scope.nothing)
     ip: str = ""
+    grants: tuple[Grant, ...] = ()
 
     @property
     def actor(self) -> str:

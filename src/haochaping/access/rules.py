@@ -18,7 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haochaping.access import scope as scope_module
-from haochaping.access.principal import CLIENT_PERMISSIONS, ROLE_PERMISSIONS, Permission, Principal
+from haochaping.access.principal import (
+    CLIENT_PERMISSIONS,
+    ROLE_PERMISSIONS,
+    Grant,
+    Permission,
+    Principal,
+)
 from haochaping.access.scope import Scope, scope_of
 from haochaping.accounts import service as accounts
 from haochaping.accounts.models import Role, RoleGrant
@@ -48,7 +54,7 @@ def principal_for_user(session: Session, *, user_id: int, username: str, ip: str
     regions = {
         g.region_code
         for g in grants
-        if g.role in (Role.supervisor, Role.auditor) and g.region_code is not None
+        if g.role in (Role.supervisor, Role.auditor, Role.leader) and g.region_code is not None
     }
     orgs = {g.org_id for g in grants if g.role == Role.org_manager and g.org_id is not None}
     staff = {g.staff_id for g in grants if g.role == Role.window_staff and g.staff_id is not None}
@@ -64,6 +70,10 @@ def principal_for_user(session: Session, *, user_id: int, username: str, ip: str
         roles=roles,
         unmask_scope=scope_of(session, region_codes=unmask) if unmask else Scope.nothing(),
         ip=ip,
+        grants=tuple(
+            Grant(Role(g.role), region_code=g.region_code, org_id=g.org_id, staff_id=g.staff_id)
+            for g in grants
+        ),
     )
 
 
@@ -193,6 +203,15 @@ EvaluationsExporter = Annotated[
 ScoresReader = Annotated[Principal, Depends(Requires(Permission.scores_read))]
 Unmasker = Annotated[Principal, Depends(Requires(Permission.pii_unmask, clients_allowed=False))]
 AuditReader = Annotated[Principal, Depends(Requires(Permission.audit_read, clients_allowed=False))]
+WorkOrdersReader = Annotated[
+    Principal, Depends(Requires(Permission.workorders_read, clients_allowed=False))
+]
+WorkOrdersActor = Annotated[
+    Principal, Depends(Requires(Permission.workorders_act, clients_allowed=False))
+]
+# The 12345 hotline platform transfers complaints as a signed business system (HB Art.14).
+ComplaintsIntake = Annotated[Principal, Depends(Requires(Permission.workorders_intake))]
+TextReviewer = Annotated[Principal, Depends(Requires(Permission.texts_review, clients_allowed=False))]
 
 
 def clear_caches() -> None:

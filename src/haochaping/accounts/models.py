@@ -27,6 +27,9 @@ class Role(StrEnum):
     # 实名信息查看: the supervision office's separate permission to show personal data in clear
     # (C9), within a region; every use asks for a reason and is recorded in the audit log.
     pii_viewer = "pii_viewer"
+    # 分管领导: the leader in charge of 好差评 work in a region, who reviews bad-review reports
+    # and appeal requests before they go up (F5; RA Art.7, Art.9).
+    leader = "leader"
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -36,6 +39,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.window_staff: "窗口工作人员",
     Role.auditor: "审计员",
     Role.pii_viewer: "实名信息查看",
+    Role.leader: "分管领导",
 }
 
 # Which scope column a grant of each role must set (exactly that one; admin none).
@@ -46,6 +50,7 @@ ROLE_SCOPE: dict[Role, str | None] = {
     Role.window_staff: "staff_id",
     Role.auditor: "region_code",
     Role.pii_viewer: "region_code",
+    Role.leader: "region_code",
 }
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haochaping.db import Base, UTCDateTime
@@ -60,6 +60,9 @@ class Evaluation(Base):
     profile_version: Mapped[str] = mapped_column(String(80))
     labels_version: Mapped[str] = mapped_column(String(80))
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # 申诉撤销 upheld (F1-F5): out of every score and ranking, still in the record.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class FollowUp(Base):
@@ -101,6 +104,8 @@ class Credit(Base):
     counts_for_units: Mapped[bool] = mapped_column(Boolean)
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The evaluation was revoked by an upheld appeal: it counts for nothing (B2).
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IdempotencyRecord(Base):

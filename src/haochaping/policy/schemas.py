@@ -83,8 +83,30 @@ class TextReview(BaseModel):
     silence_means_approved: bool
 
 
-class WorkOrderDeadlines(BaseModel):
-    """F1-F5 deadlines; the work-order issue uses them."""
+class Party(StrEnum):
+    """Who performs a step of the work-order procedure (F1-F5)."""
+
+    # 政务服务管理办公室 of the order's region (or an ancestor region).
+    office = "office"
+    # The responsible window: its staff member or its organisation's manager (F4 谁办理、谁负责).
+    window = "window"
+    # The supervising office of the office (RA: 柳州市政务服务监督管理办公室).
+    upper_office = "upper_office"
+
+
+class Cause(StrEnum):
+    """RA Art.10 (F5, F6): what a verified bad review was caused by."""
+
+    attitude = "attitude"
+    quality = "quality"
+    efficiency = "efficiency"
+    environment = "environment"
+    system = "system"
+
+
+class WorkOrderPolicy(BaseModel):
+    """F1-F6: the bad-review procedure of a profile: deadlines, optional steps, performers and
+    deduction points. ``work_orders.procedure`` turns it into the state machine."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,6 +118,45 @@ class WorkOrderDeadlines(BaseModel):
     report_upward: Duration | None = None
     appeal: Duration | None = None
     appeal_review: Duration | None = None
+    # How long before a deadline the sweeper warns.
+    warn_before: Duration
+    # Who revisits the rater and verifies the bad review.
+    verified_by: Party
+    # Who tells the rater the result and revisits them.
+    feedback_by: Party
+    # The window's head approves the investigation and rectification report (RA Art.5).
+    head_approval: bool
+    # The office verifies the rectification before the order goes on (RA Art.7).
+    office_verification: bool
+    # The leader in charge (分管领导) reviews reports and appeal requests (RA Art.7, Art.9).
+    leader_review: bool
+    # The report goes to the upper office (RA Art.7, 附件3).
+    reports_upward: bool
+    # Who decides an appeal to revoke (申诉撤销).
+    appeal_decided_by: Party
+    # ZZ 二(三)1: a complaint without legal basis is answered with an explanation.
+    explain_path: bool
+    # F4 (ZZ): every real-name bad review is revisited; "unreachable" cannot close it.
+    revisit_all_real_name: bool
+    # F6, RA Art.10: performance points deducted per verified order, by cause.
+    deductions: dict[Cause, float]
+
+    @field_validator("appeal_decided_by")
+    @classmethod
+    def _decider(cls, value: Party) -> Party:
+        if value is Party.window:
+            raise ValueError("an appeal is decided by office or upper_office, never the window")
+        return value
+
+    @field_validator("deductions")
+    @classmethod
+    def _every_cause(cls, value: dict[Cause, float]) -> dict[Cause, float]:
+        missing = [c.value for c in Cause if c not in value]
+        if missing:
+            raise ValueError(f"deductions must give points for every cause; missing: {missing}")
+        if any(points < 0 for points in value.values()):
+            raise ValueError("deduction points cannot be negative")
+        return value
 
 
 class Scoring(BaseModel):
@@ -128,7 +189,7 @@ class Profile(BaseModel):
     # How long a non-on-site occasion stays open for rating when the profile gives no default.
     rating_window: Duration
     text_review: TextReview
-    work_order: WorkOrderDeadlines
+    work_order: WorkOrderPolicy
     scoring: Scoring
     labels: LabelCatalogue
     # B6: a bad review must carry a label or some text.

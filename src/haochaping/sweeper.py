@@ -12,6 +12,8 @@ from haochaping.db import Database
 from haochaping.deadlines import service as deadlines
 from haochaping.deadlines.service import Handler, SweepResult
 from haochaping.evaluations import service as evaluations
+from haochaping.textreview import service as textreview
+from haochaping.workorders import steps as workorder_steps
 
 
 def _close(session: Session, occasion_id: int, now: datetime) -> None:
@@ -21,6 +23,9 @@ def _close(session: Session, occasion_id: int, now: datetime) -> None:
 HANDLERS: dict[str, Handler] = {
     DEFAULT_KIND: evaluations.apply_default,
     CLOSE_KIND: _close,
+    workorder_steps.WARN_KIND: workorder_steps.warn,
+    workorder_steps.OVERDUE_KIND: workorder_steps.mark_overdue,
+    textreview.TEXT_REVIEW_KIND: textreview.expire_review,
 }
 
 

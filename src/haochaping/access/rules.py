@@ -211,7 +211,9 @@ WorkOrdersActor = Annotated[
 ]
 # The 12345 hotline platform transfers complaints as a signed business system (HB Art.14).
 ComplaintsIntake = Annotated[Principal, Depends(Requires(Permission.workorders_intake))]
-TextReviewer = Annotated[Principal, Depends(Requires(Permission.texts_review, clients_allowed=False))]
+TextReviewer = Annotated[
+    Principal, Depends(Requires(Permission.texts_review, clients_allowed=False))
+]
 
 
 def clear_caches() -> None:

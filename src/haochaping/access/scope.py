@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from haochaping.cases.models import Case
 from haochaping.catalog.models import Region
@@ -64,6 +64,26 @@ class Scope:
             conds.append(Case.org_id.in_(sorted(self.org_ids)))
         if self.staff_ids:
             conds.append(Case.staff_id.in_(sorted(self.staff_ids)))
+        return or_(*conds) if conds else false()
+
+    def units_clause(
+        self,
+        *,
+        region_code: ColumnElement[str] | InstrumentedAttribute[str],
+        org_id: ColumnElement[int] | InstrumentedAttribute[int],
+        staff_id: ColumnElement[int | None] | InstrumentedAttribute[int | None],
+    ) -> ColumnElement[bool]:
+        """Rows placed by region, organisation and staff columns (work orders, for instance)
+        that are inside the scope, by the same reading as ``case_clause``."""
+        if self.everything:
+            return true()
+        conds: list[ColumnElement[bool]] = []
+        if self.region_paths:
+            conds.append(region_code.in_(self.region_codes()))
+        if self.org_ids:
+            conds.append(org_id.in_(sorted(self.org_ids)))
+        if self.staff_ids:
+            conds.append(staff_id.in_(sorted(self.staff_ids)))
         return or_(*conds) if conds else false()
 
     def credit_clause(self) -> ColumnElement[bool]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from haochaping.deadlines.models import Deadline, DeadlineStatus
@@ -91,3 +91,19 @@ def sweep_batch(
         result.processed[row.kind] = result.processed.get(row.kind, 0) + 1
     session.flush()
     return result
+
+
+def cancel(*, session: Session, kinds: Sequence[str], subject_ids: Sequence[int]) -> None:
+    """Cancel the pending deadlines of these kinds for these subjects (the work they were for
+    was done in time)."""
+    if not subject_ids:
+        return
+    session.execute(
+        update(Deadline)
+        .where(
+            Deadline.kind.in_(list(kinds)),
+            Deadline.subject_id.in_(list(subject_ids)),
+            Deadline.status == DeadlineStatus.pending.value,
+        )
+        .values(status=DeadlineStatus.cancelled.value)
+    )

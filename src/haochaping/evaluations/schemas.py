@@ -70,6 +70,9 @@ class EvaluationOut(BaseModel):
     profile_version: str
     labels_version: str
     rated_at: datetime
+    # 申诉撤销 upheld (F1-F5): out of every score, still shown with the decision.
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
     follow_up: FollowUpOut | None = None
 
 

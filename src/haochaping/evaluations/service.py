@@ -30,6 +30,7 @@ from haochaping.evaluations.schemas import (
 )
 from haochaping.policy import service as policy
 from haochaping.policy.schemas import Profile
+from haochaping.workorders import intake as workorders
 
 _EVALUATIONS = cast(Table, Evaluation.__table__)
 _CREDITS = cast(Table, Credit.__table__)
@@ -182,6 +183,10 @@ def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str,
     insert_rows(conn, _CREDITS, credits)
     for d, row in stored:
         row["id"] = ids[d.target.occasion_id]
+    # F4, RA 附件3: every bad review opens its work order (and E1 text review) right here.
+    bad = [ids[d.target.occasion_id] for d, row in stored if row["is_bad"]]
+    if bad:
+        workorders.bad_reviews_arrived(session, bad)
     return stored
 
 
@@ -403,7 +408,11 @@ def _out(
     bundle_no: str | None,
     fu: FollowUp | None,
 ) -> EvaluationOut:
-    values = e if isinstance(e, dict) else {c: getattr(e, c) for c in _OUT_COLUMNS}
+    values = (
+        e
+        if isinstance(e, dict)
+        else {c: getattr(e, c) for c in (*_OUT_COLUMNS, "revoked_at", "revoked_reason")}
+    )
     profile = policy.get_profile(name=values["profile_name"])
     return EvaluationOut(
         **{c: values[c] for c in _OUT_COLUMNS},
@@ -412,6 +421,8 @@ def _out(
         stage=stage,
         level_name=profile.levels[values["level"]].name,
         label_names=_label_names(profile, values["label_codes"]),
+        revoked_at=values.get("revoked_at"),
+        revoked_reason=values.get("revoked_reason"),
         follow_up=FollowUpOut(
             text=fu.text, label_codes=fu.label_codes, channel=fu.channel, created_at=fu.created_at
         )

@@ -83,7 +83,8 @@ def compute_scores(
             raise NotFound("region_not_found", "未找到该行政区划", details={"code": region_code})
         scope = {c for c, r in regions.items() if r.path.startswith(regions[region_code].path)}
     key = _KEYS[dimension]
-    conds: list[ColumnElement[bool]] = [key.is_not(None)]
+    # An evaluation revoked by an upheld appeal (F1-F5) counts for nothing.
+    conds: list[ColumnElement[bool]] = [key.is_not(None), Credit.revoked.is_(False)]
     if dimension is Dimension.staff:
         conds.append(Credit.staff_id.is_not(None))
     elif dimension is not Dimension.item:

@@ -105,6 +105,9 @@ class WorkOrder(Base):
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated_to: Mapped[str | None] = mapped_column(String(12), default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the office transferred it to the window (RA 附件4 转办时间): the window's deadlines
+    # run from here.
+    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Optimistic concurrency: two officials acting at once cannot both move the order.

@@ -1,0 +1,127 @@
+"""Intake (F4 谁办理、谁负责; RA 附件3): every bad review opens a work order routed to the
+organisation, window and staff member that handled the case, in the transaction that stores the
+review, set-wise for bulk submissions. Its text goes to review (E1) at the same time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haochaping.calendar.service import WorkCalendar
+from haochaping.cases.models import Case
+from haochaping.clock import local_date
+from haochaping.evaluations.models import Evaluation
+from haochaping.policy import service as policy
+from haochaping.textreview import service as textreview
+from haochaping.workorders import steps
+from haochaping.workorders.models import OrderSource, WorkOrder
+from haochaping.workorders.procedure import Actor, State
+
+
+def order_number(prefix: str, at: datetime, serial: int) -> str:
+    """``CP20260930-00000042``: CP for a bad review (差评), TS for a complaint (投诉)."""
+    return f"{prefix}{local_date(at):%Y%m%d}-{serial:08d}"
+
+
+def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list[WorkOrder]:
+    """Open one work order per bad evaluation that has none (C1 makes each arrive once) and
+    open the text reviews (E1). Received when rated: the order's clock starts with the rating."""
+    if not evaluation_ids:
+        return []
+    ids = list(evaluation_ids)
+    rows = session.execute(
+        select(
+            Evaluation.id,
+            Evaluation.case_id,
+            Evaluation.bundle_id,
+            Evaluation.profile_name,
+            Evaluation.rated_at,
+        ).where(
+            Evaluation.id.in_(ids),
+            Evaluation.is_bad.is_(True),
+            ~select(WorkOrder.id).where(WorkOrder.evaluation_id == Evaluation.id).exists(),
+        )
+    ).all()
+    if not rows:
+        return []
+    case_ids = {r.case_id for r in rows if r.case_id is not None}
+    bundle_ids = {r.bundle_id for r in rows if r.case_id is None and r.bundle_id is not None}
+    cases = {
+        c.id: c
+        for c in session.execute(
+            select(
+                Case.id,
+                Case.bundle_id,
+                Case.org_id,
+                Case.region_code,
+                Case.window_id,
+                Case.staff_id,
+                Case.applicant_phone_index,
+                Case.applicant_id_index,
+            ).where(
+                (Case.id.in_(case_ids) if case_ids else Case.id.is_(None))
+                | (Case.bundle_id.in_(bundle_ids) if bundle_ids else Case.id.is_(None))
+            )
+        )
+    }
+    # A bundle's overall rating goes to the organisation of the bundle's first case (C2); the
+    # others are named in its timeline.
+    first_of_bundle: dict[int, int] = {}
+    for c in sorted(cases.values(), key=lambda c: c.id):
+        if c.bundle_id is not None:
+            first_of_bundle.setdefault(c.bundle_id, c.id)
+    calendar = WorkCalendar.load(session)
+    orders: list[WorkOrder] = []
+    for r in rows:
+        case_id = r.case_id if r.case_id is not None else first_of_bundle.get(r.bundle_id or 0)
+        if case_id is None:
+            continue
+        case = cases[case_id]
+        profile = policy.get_profile(name=r.profile_name)
+        order = WorkOrder(
+            order_no=order_number("CP", r.rated_at, r.id),
+            source=OrderSource.evaluation.value,
+            state=State.registered.value,
+            evaluation_id=r.id,
+            case_id=r.case_id if r.case_id is not None else case_id,
+            org_id=case.org_id,
+            region_code=case.region_code,
+            window_id=case.window_id,
+            staff_id=case.staff_id,
+            profile_name=profile.name,
+            profile_version=profile.version,
+            # F4 (ZZ): a rater known by phone or identity number is a real-name rater.
+            real_name=case.applicant_phone_index is not None or case.applicant_id_index is not None,
+            received_at=r.rated_at,
+            updated_at=r.rated_at,
+        )
+        session.add(order)
+        orders.append(order)
+    session.flush()
+    for order in orders:
+        profile = policy.get_profile(name=order.profile_name)
+        steps.event(
+            session,
+            order,
+            at=order.received_at,
+            actor="system",
+            party=Actor.system,
+            action="opened",
+            to_state=State.registered.value,
+            note="“好差评”系统推送差评件，已生成差评工单",
+        )
+        steps.enter(
+            session,
+            order,
+            State.registered,
+            now=order.received_at,
+            policy=profile.work_order,
+            calendar=calendar,
+        )
+    textreview.open_reviews(
+        session=session, evaluation_ids=[r.id for r in rows], now=max(r.rated_at for r in rows)
+    )
+    return orders

@@ -1,0 +1,236 @@
+"""Entering and leaving the procedure's states: each stay is a step row with its deadline
+(P2 calendar), and each deadline is two sweeper rows: a warning before it and the overdue mark
+at it (F1-F5). Every change writes an event; the order's timeline is the list of events."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haochaping.calendar.schemas import DueTime
+from haochaping.calendar.service import WorkCalendar
+from haochaping.catalog.models import Region
+from haochaping.clock import BEIJING, local_date
+from haochaping.deadlines import service as deadlines
+from haochaping.policy.schemas import ClockUnit, Duration, WorkOrderPolicy
+from haochaping.workorders.models import WorkOrder, WorkOrderEvent, WorkOrderStep
+from haochaping.workorders.procedure import STEPS, Actor, State, step_duration
+
+WARN_KIND = "workorder_warn"
+OVERDUE_KIND = "workorder_overdue"
+
+
+def event(
+    session: Session,
+    order: WorkOrder,
+    *,
+    at: datetime,
+    actor: str,
+    party: Actor,
+    action: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> WorkOrderEvent:
+    row = WorkOrderEvent(
+        order_id=order.id,
+        at=at,
+        actor=actor,
+        party=party.value,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+        data=data or {},
+    )
+    session.add(row)
+    return row
+
+
+def _anchor(session: Session, order: WorkOrder, state: State, now: datetime) -> datetime:
+    anchor = STEPS[state].anchor
+    if anchor == "received":
+        return order.received_at
+    if anchor == "transferred":
+        if state is State.rectifying and _has_been_in(session, order, State.rectifying):
+            # Back to rectification (report returned, appeal refused, rater unsatisfied): a
+            # new period from now, not the first one that has run out.
+            return now
+        return order.transferred_at or now
+    if anchor == "appeal_filed":
+        filed = session.scalar(
+            select(WorkOrderStep.started_at)
+            .where(WorkOrderStep.order_id == order.id, WorkOrderStep.state == State.appeal_check)
+            .order_by(WorkOrderStep.id.desc())
+            .limit(1)
+        )
+        return filed or now
+    return now
+
+
+def _has_been_in(session: Session, order: WorkOrder, state: State) -> bool:
+    return (
+        session.scalar(
+            select(WorkOrderStep.id)
+            .where(WorkOrderStep.order_id == order.id, WorkOrderStep.state == state.value)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def due_after(calendar: WorkCalendar, anchor: datetime, duration: Duration) -> DueTime:
+    """A step's deadline (P2). Working days count from the day of receipt; a thing received on
+    a rest day is received on the next working day, so "当日" (0 working days) ends at 24:00 of
+    that working day, never on the holiday itself."""
+    if duration.unit is ClockUnit.working_days:
+        day = local_date(anchor)
+        moved = False
+        for _ in range(60):
+            working, _guess = calendar.is_working_day(day)
+            if working:
+                break
+            day += timedelta(days=1)
+            moved = True
+        if moved:
+            anchor = datetime.combine(day, time(0), tzinfo=BEIJING)
+    return calendar.add(anchor, duration)
+
+
+def end_of_day(day: date) -> datetime:
+    """24:00 Beijing time of ``day`` (a ledger's new deadline, F1 F4), as UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BEIJING).astimezone(UTC)
+
+
+def _warn_at(policy: WorkOrderPolicy, due: datetime, now: datetime) -> datetime | None:
+    lead = policy.warn_before
+    delta = (
+        timedelta(hours=lead.amount)
+        if lead.unit is ClockUnit.hours
+        else timedelta(days=lead.amount)
+    )
+    if due <= now:
+        return None
+    return max(now, due - delta)
+
+
+def enter(
+    session: Session,
+    order: WorkOrder,
+    state: State,
+    *,
+    now: datetime,
+    policy: WorkOrderPolicy,
+    calendar: WorkCalendar,
+    due: DueTime | None = None,
+    due_rule: str | None = None,
+) -> WorkOrderStep:
+    """Open the step of ``state`` with its deadline and schedule the sweeper's two rows."""
+    if due is None:
+        duration = step_duration(policy, state)
+        if duration is not None:
+            due = due_after(calendar, _anchor(session, order, state, now), duration)
+            due_rule = f"work_order.{STEPS[state].rule}"
+    step = WorkOrderStep(
+        order_id=order.id,
+        state=state.value,
+        started_at=now,
+        due_at=due.at if due else None,
+        due_rule=due_rule if due else None,
+        estimated=due.estimated if due else False,
+    )
+    session.add(step)
+    session.flush()
+    if due is not None:
+        deadlines.schedule(
+            session=session,
+            kind=OVERDUE_KIND,
+            subject_id=step.id,
+            due_at=due.at,
+            estimated=due.estimated,
+        )
+        warn = _warn_at(policy, due.at, now)
+        if warn is not None:
+            deadlines.schedule(session=session, kind=WARN_KIND, subject_id=step.id, due_at=warn)
+    return step
+
+
+def open_step(session: Session, order_id: int) -> WorkOrderStep | None:
+    return session.scalar(
+        select(WorkOrderStep)
+        .where(WorkOrderStep.order_id == order_id, WorkOrderStep.completed_at.is_(None))
+        .order_by(WorkOrderStep.id.desc())
+        .limit(1)
+    )
+
+
+def leave(session: Session, order: WorkOrder, now: datetime) -> WorkOrderStep | None:
+    """Complete the open step: its overdue time is kept for statistics (F6)."""
+    step = open_step(session, order.id)
+    if step is None:
+        return None
+    step.completed_at = now
+    if step.due_at is not None and now > step.due_at:
+        step.overdue_seconds = int((now - step.due_at).total_seconds())
+    deadlines.cancel(session=session, kinds=(WARN_KIND, OVERDUE_KIND), subject_ids=[step.id])
+    return step
+
+
+def supervising_region(session: Session, region_code: str) -> str:
+    """Where an overdue order is escalated: the office of the parent region (the province's
+    own office for a province-level order)."""
+    parent = session.scalar(select(Region.parent_code).where(Region.code == region_code))
+    return parent or region_code
+
+
+def warn(session: Session, step_id: int, now: datetime) -> None:
+    """Sweeper task: a deadline is near (``warn_before`` of the profile)."""
+    step = session.get(WorkOrderStep, step_id)
+    if step is None or step.completed_at is not None or step.warned_at is not None:
+        return
+    order = session.get(WorkOrder, step.order_id)
+    if order is None:
+        return
+    step.warned_at = now
+    event(
+        session,
+        order,
+        at=now,
+        actor="system",
+        party=Actor.system,
+        action="due_soon",
+        note="本环节即将到期，请抓紧办理",
+        data={"state": step.state, "due_at": step.due_at.isoformat() if step.due_at else None},
+    )
+
+
+def mark_overdue(session: Session, step_id: int, now: datetime) -> None:
+    """Sweeper task: the step's deadline passed with the step still open. The order is marked
+    overdue and escalated to the supervising office, once (F1-F5)."""
+    step = session.get(WorkOrderStep, step_id, with_for_update=True)
+    if step is None or step.completed_at is not None or step.overdue_at is not None:
+        return
+    order = session.get(WorkOrder, step.order_id, with_for_update=True)
+    if order is None:
+        return
+    step.overdue_at = now
+    order.overdue = True
+    order.escalated_to = supervising_region(session, order.region_code)
+    event(
+        session,
+        order,
+        at=now,
+        actor="system",
+        party=Actor.system,
+        action="overdue",
+        note="本环节已超过办理时限，已提请上级政务服务管理办公室督办",
+        data={
+            "state": step.state,
+            "due_at": step.due_at.isoformat() if step.due_at else None,
+            "escalated_to": order.escalated_to,
+        },
+    )

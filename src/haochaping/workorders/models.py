@@ -108,6 +108,8 @@ class WorkOrder(Base):
     # When the office transferred it to the window (RA 附件4 转办时间): the window's deadlines
     # run from here.
     transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When the window filed its appeal (申诉撤销): the appeal's review runs from here (RA Art.9).
+    appeal_filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Optimistic concurrency: two officials acting at once cannot both move the order.

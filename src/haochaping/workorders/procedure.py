@@ -172,7 +172,7 @@ STEPS: dict[State, Step] = {
     State.feedback: Step(None, "entered"),
     State.revisit: Step(None, "entered"),
     State.appeal_pending: Step("appeal", "entered"),
-    State.appeal_check: Step("appeal_review", "entered"),
+    State.appeal_check: Step("appeal_review", "appeal_filed"),
     State.appeal_leader: Step("appeal_review", "appeal_filed"),
     State.appeal_decision: Step("appeal_review", "appeal_filed"),
 }

@@ -312,18 +312,14 @@ def _names(session: Session, orders: Sequence[WorkOrder]) -> _Names:
                 )
             )
         },
-        windows=dict(
-            session.execute(
-                select(Window.id, Window.name).where(Window.id.in_(window_ids))
-            ).tuples()
-        ),
-        staff=dict(
-            session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))).tuples()
-        ),
-        cases=dict(
-            session.execute(select(Case.id, Case.case_no).where(Case.id.in_(case_ids))).tuples()
-        ),
+        windows=_pairs(session, select(Window.id, Window.name).where(Window.id.in_(window_ids))),
+        staff=_pairs(session, select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))),
+        cases=_pairs(session, select(Case.id, Case.case_no).where(Case.id.in_(case_ids))),
     )
+
+
+def _pairs(session: Session, stmt: Select[tuple[int, str]]) -> dict[int, str]:
+    return {key: value for key, value in session.execute(stmt)}
 
 
 def _seconds_left(due: datetime | None, now: datetime) -> int | None:
@@ -773,6 +769,7 @@ def _apply(
         return _revisit(session, order, data, policy, now, extra)
     if action is Action.file_appeal:
         _need(data, "note")
+        order.appeal_filed_at = now
         return State.appeal_check, None, extra
     if action is Action.withdraw_appeal:
         _need(data, "cause")

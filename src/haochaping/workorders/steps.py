@@ -51,36 +51,39 @@ def event(
     return row
 
 
-def _anchor(session: Session, order: WorkOrder, state: State, now: datetime) -> datetime:
+# The window's report and the office's steps after it: in a new round of rectification (report
+# returned, appeal refused, rater unsatisfied) their periods run from the round's start.
+_AFTER_RECTIFICATION = {State.head_review, State.office_check, State.leader_review, State.reporting}
+
+
+def _rectification_rounds(session: Session, order: WorkOrder) -> list[WorkOrderStep]:
+    return list(
+        session.scalars(
+            select(WorkOrderStep)
+            .where(
+                WorkOrderStep.order_id == order.id,
+                WorkOrderStep.state == State.rectifying.value,
+            )
+            .order_by(WorkOrderStep.id)
+        )
+    )
+
+
+def _anchor(order: WorkOrder, state: State, now: datetime, rounds: list[WorkOrderStep]) -> datetime:
     anchor = STEPS[state].anchor
+    # Ledger entries (台账) continue a round; only a real return to rectification starts one.
+    starts = [r for r in rounds if r.due_rule != "ledger"]
+    if state is State.rectifying and starts:
+        return now
+    if state in _AFTER_RECTIFICATION and len(starts) > 1:
+        return starts[-1].started_at
     if anchor == "received":
         return order.received_at
     if anchor == "transferred":
-        if state is State.rectifying and _has_been_in(session, order, State.rectifying):
-            # Back to rectification (report returned, appeal refused, rater unsatisfied): a
-            # new period from now, not the first one that has run out.
-            return now
         return order.transferred_at or now
     if anchor == "appeal_filed":
-        filed = session.scalar(
-            select(WorkOrderStep.started_at)
-            .where(WorkOrderStep.order_id == order.id, WorkOrderStep.state == State.appeal_check)
-            .order_by(WorkOrderStep.id.desc())
-            .limit(1)
-        )
-        return filed or now
+        return order.appeal_filed_at or now
     return now
-
-
-def _has_been_in(session: Session, order: WorkOrder, state: State) -> bool:
-    return (
-        session.scalar(
-            select(WorkOrderStep.id)
-            .where(WorkOrderStep.order_id == order.id, WorkOrderStep.state == state.value)
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def due_after(calendar: WorkCalendar, anchor: datetime, duration: Duration) -> DueTime:
@@ -133,8 +136,15 @@ def enter(
     if due is None:
         duration = step_duration(policy, state)
         if duration is not None:
-            due = due_after(calendar, _anchor(session, order, state, now), duration)
+            rounds = _rectification_rounds(session, order)
+            due = due_after(calendar, _anchor(order, state, now, rounds), duration)
             due_rule = f"work_order.{STEPS[state].rule}"
+            # After a ledger entry (F1, F4) the steps that follow rectification are due no
+            # earlier than the ledger's own date.
+            if state in _AFTER_RECTIFICATION and rounds and rounds[-1].due_rule == "ledger":
+                ledger_due = rounds[-1].due_at
+                if ledger_due is not None and ledger_due > due.at:
+                    due, due_rule = DueTime(at=ledger_due, estimated=False), "ledger"
     step = WorkOrderStep(
         order_id=order.id,
         state=state.value,

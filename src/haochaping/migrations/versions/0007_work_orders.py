@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("escalated_to", sa.String(length=12), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("transferred_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("appeal_filed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),

@@ -63,6 +63,8 @@ class Probe:
     body: Any = None
     # True when a 2xx answer shows nothing of the case under test.
     empty: Callable[[httpx.Response], bool] = lambda _: False
+    # A multipart upload instead of a JSON body.
+    files: dict[str, Any] | None = None
 
 
 def _expect(ok: set[str], out: set[str], denied: set[str] | None = None) -> dict[str, str]:
@@ -100,7 +102,25 @@ def _xlsx_without_case(response: httpx.Response) -> bool:
 
 # (method, route path) -> (probe, expected outcome per principal). Filled per test run since
 # the probes need the ids of the seeded rows.
-def matrix(occasion_id: int, evaluation_id: int) -> dict[tuple[str, str], tuple[Probe, Any]]:
+def _no_order(response: httpx.Response) -> bool:
+    return not response.json().get("items")
+
+
+# A 1x1 PNG: the smallest evidence photo.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def matrix(world: World) -> dict[tuple[str, str], tuple[Probe, Any]]:
+    occasion_id, evaluation_id = world.occasion_id, world.evaluation_id
+    order = f"/api/v1/work-orders/{world.order_no}"
+    review = f"/api/v1/text-reviews/{world.review_id}"
+    # F1-F5: officials read orders in scope; clients never. Steps: acting roles only; a step
+    # that is not the caller's is refused by the procedure (counted as past the access check).
+    wo_readers = (READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"})
+    wo_actors = ({"sup_in", "org_in", "staff_in"}, {"sup_out", "org_out", "staff_out"})
     new_case = {
         "case_no": "M-NEW",
         "item_code": "I-IMM",
@@ -164,6 +184,53 @@ def matrix(occasion_id: int, evaluation_id: int) -> dict[tuple[str, str], tuple[
             Probe("GET", "/api/v1/scores?dimension=staff", empty=_no_s1),
             _expect(READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"}),
         ),
+        ("GET", "/api/v1/work-orders"): (
+            Probe("GET", "/api/v1/work-orders?org=O1", empty=_no_order),
+            _expect(*wo_readers),
+        ),
+        ("GET", "/api/v1/work-orders/{order_no}"): (Probe("GET", order), _expect(*wo_readers)),
+        ("GET", "/api/v1/work-orders/{order_no}/documents/{kind}.docx"): (
+            Probe("GET", f"{order}/documents/transfer.docx"),
+            _expect(*wo_readers),
+        ),
+        ("GET", "/api/v1/work-orders/{order_no}/attachments/{attachment_id}"): (
+            Probe("GET", f"{order}/attachments/{world.attachment_id}"),
+            _expect(*wo_readers),
+        ),
+        ("POST", "/api/v1/work-orders/{order_no}/actions"): (
+            Probe("POST", f"{order}/actions", {"action": "transfer"}),
+            _expect(*wo_actors),
+        ),
+        ("POST", "/api/v1/work-orders/{order_no}/attachments"): (
+            Probe("POST", f"{order}/attachments", files={"file": ("photo.png", PNG, "image/png")}),
+            _expect(*wo_actors),
+        ),
+        # RA 附件2 / HB Art.14: the office, or the 12345 platform as a business system.
+        ("POST", "/api/v1/work-orders/complaints"): (
+            Probe(
+                "POST",
+                "/api/v1/work-orders/complaints",
+                {"source": "hotline", "org_code": "O1", "text": "电话反映窗口推诿"},
+            ),
+            _expect({"sup_in", "client_in"}, {"sup_out", "client_out"}),
+        ),
+        # E1: the supervision office reviews bad-review text.
+        ("GET", "/api/v1/text-reviews"): (
+            Probe("GET", "/api/v1/text-reviews", empty=_no_order),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("GET", "/api/v1/text-reviews/{review_id}"): (
+            Probe("GET", review),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("POST", "/api/v1/text-reviews/{review_id}/approve"): (
+            Probe("POST", f"{review}/approve", {}),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("POST", "/api/v1/text-reviews/{review_id}/redact"): (
+            Probe("POST", f"{review}/redact", {"text": "等候时间**"}),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
     }
 
 
@@ -173,6 +240,9 @@ class World:
     callers: dict[str, dict[str, Any]]
     occasion_id: int
     evaluation_id: int
+    order_no: str = ""
+    review_id: int = 0
+    attachment_id: int = 0
 
 
 @pytest.fixture
@@ -217,7 +287,21 @@ def world(committed_db: Database) -> Iterator[World]:
             **callers["client_in"],
         )
         assert r.status_code == 201, r.text
-        yield World(app, callers, occasion_id, r.json()["id"])
+        evaluation_id = r.json()["id"]
+        # The bad review opened its work order and its text review (F4, E1).
+        r = tc.get("/api/v1/work-orders", **callers["sup_in"])
+        (order,) = r.json()["items"]
+        r = tc.post(
+            f"/api/v1/work-orders/{order['order_no']}/attachments",
+            files={"file": ("photo.png", PNG, "image/png")},
+            **callers["sup_in"],
+        )
+        assert r.status_code == 201, r.text
+        attachment_id = r.json()["id"]
+        (review,) = tc.get("/api/v1/text-reviews", **callers["sup_in"]).json()["items"]
+        yield World(
+            app, callers, occasion_id, evaluation_id, order["order_no"], review["id"], attachment_id
+        )
 
 
 def _outcome(response: httpx.Response, probe: Probe) -> str:
@@ -232,6 +316,9 @@ def _outcome(response: httpx.Response, probe: Probe) -> str:
         return "unauth"
     if status == 404 or (status == 403 and code == "out_of_scope"):
         return "out"
+    if status == 403 and code == "workorder_not_your_step":
+        # Past the access check: the procedure gives this step to another party.
+        return "ok"
     if status == 403:
         return "denied"
     if 200 <= status < 300:
@@ -268,13 +355,13 @@ def test_every_public_route_is_rate_limited(committed_db: Database) -> None:
 
 
 def test_matrix_covers_every_api_route(world: World) -> None:
-    table = matrix(world.occasion_id, world.evaluation_id)
+    table = matrix(world)
     api = {(m, p) for m, p, r in _routes(world.app) if p.startswith("/api/")}
     assert api == set(table), f"add to MATRIX: {api - set(table)}; stale: {set(table) - api}"
 
 
 def test_each_role_inside_and_outside_its_scope(world: World) -> None:
-    table = matrix(world.occasion_id, world.evaluation_id)
+    table = matrix(world)
     rules = {(m, p): route_rules(r)[0] for m, p, r in _routes(world.app) if (m, p) in table}
     failures = []
     with TestClient(world.app, raise_server_exceptions=False) as tc:
@@ -282,12 +369,14 @@ def test_each_role_inside_and_outside_its_scope(world: World) -> None:
             rule = rules[key]
             assert isinstance(rule, (Public, Requires))
             for name in PRINCIPALS:
-                response = tc.request(
-                    probe.method,
-                    probe.path,
-                    json=probe.body,
-                    **world.callers[name],
-                )
+                if probe.files is not None:
+                    response = tc.request(
+                        probe.method, probe.path, files=probe.files, **world.callers[name]
+                    )
+                else:
+                    response = tc.request(
+                        probe.method, probe.path, json=probe.body, **world.callers[name]
+                    )
                 got = _outcome(response, probe)
                 if got != expected[name]:
                     failures.append(

@@ -4,7 +4,9 @@ what is published and never changes the rating."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -88,7 +90,7 @@ def test_E1_due_is_rating_plus_15_natural_days_under_guangxi(cat: Session) -> No
 def test_E1_bundle_review_goes_to_the_region_of_the_bundles_first_case(cat: Session) -> None:
     """E1: a bundle (一件事) rating has no case: its first case's region reviews it."""
     session = cat
-    common = {"bundle_no": "B-TR", "approved_at": T0, "delivered_at": T0}
+    common: dict[str, Any] = {"bundle_no": "B-TR", "approved_at": T0, "delivered_at": T0}
     register(session, "B-TR-a", "I-O4", staff_code="S5", **common)  # 450225, first by id
     last = register(session, "B-TR-b", "I-IMM", staff_code="S1", **common)  # 450224
     occasion = {o.stage: o for o in occasions_of(session, last)}["accept"]
@@ -349,7 +351,7 @@ def test_E1_a_review_outside_the_scope_is_answered_as_absent(cat: Session) -> No
     evaluation_id = rated(session, "SCOPE-1", 1, text="态度差")
     review = review_of(session, evaluation_id)
     hubei = scope_of(session, region_codes={"420000"})
-    for attempt in (
+    attempts: list[Callable[[], object]] = [
         lambda: service.approve(
             session=session, review_id=review.id, actor=ACTOR, scope=hubei, now=T0
         ),
@@ -363,7 +365,8 @@ def test_E1_a_review_outside_the_scope_is_answered_as_absent(cat: Session) -> No
             label_codes=[],
         ),
         lambda: service.get_review(session=session, review_id=review.id, scope=hubei, now=T0),
-    ):
+    ]
+    for attempt in attempts:
         with pytest.raises(NotFound) as absent:
             attempt()
         assert absent.value.code == "text_review_not_found"

@@ -104,8 +104,13 @@ def principal_for_client(session: Session, *, client_id: int, code: str, ip: str
 
 
 async def request_body(request: Request) -> bytes:
-    """The raw body, read once (FastAPI keeps it for the route's own parsing)."""
-    return await request.body()
+    """The raw body, read once (FastAPI keeps it for the route's own parsing). A multipart
+    upload has been streamed into its form already: its signature would be checked against
+    an empty body, so only console sessions can upload (``clients_allowed=False``)."""
+    try:
+        return await request.body()
+    except RuntimeError:  # "Stream consumed" by the form parser
+        return b""
 
 
 class AccessRule:

@@ -9,7 +9,6 @@ import struct
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -62,28 +61,41 @@ def client(committed_db: Database) -> Iterator[TestClient]:
         yield c
 
 
+# name -> username and grants of the officials a test may ask for.
+CAST: dict[str, tuple[str, tuple[str, ...]]] = {
+    "office": ("zgb-ra", ("supervisor:450224",)),
+    "clerk": ("ck-s1", ("window_staff:S1",)),
+    "head": ("jg-o1", ("org_manager:O1",)),
+    "leader": ("ld-ra", ("leader:450224",)),
+    "city": ("zgb-lz", ("supervisor:450200",)),
+    "auditor": ("sj-gx", ("auditor:450000",)),
+    "admin": ("admin1", ("admin",)),
+    "pii": ("pii-gx", ("pii_viewer:450000",)),
+}
+
+
+class World:
+    """The RA catalogue, one bad review of clerk S1 (window W1, 融安县公安局) and the officials
+    of ``CAST``, each logged in when first asked for (password hashing is slow)."""
+
+    def __init__(self, db: Database, order_no: str) -> None:
+        self.db = db
+        self.no = order_no
+        self._people: dict[str, Official] = {}
+
+    def __getitem__(self, name: str) -> Official:
+        if name not in self._people:
+            username, grants = CAST[name]
+            self._people[name] = add_official(self.db, username, *grants, now=NOW)
+        return self._people[name]
+
+
 @pytest.fixture
-def world(committed_db: Database) -> dict[str, Any]:
-    """The RA catalogue, one bad review of clerk S1 (window W1, 融安县公安局), and the
-    officials: the county office, the clerk, the organisation's head and others."""
+def world(committed_db: Database) -> World:
     with committed_db.transaction() as session:
         make_catalog(session)
-        order = bad_review(session, "RA-1", RATED)
-        order_no = order.order_no
-    people = {
-        name: add_official(committed_db, username, *grants, now=NOW)
-        for name, username, grants in (
-            ("office", "zgb-ra", ("supervisor:450224",)),
-            ("clerk", "ck-s1", ("window_staff:S1",)),
-            ("head", "jg-o1", ("org_manager:O1",)),
-            ("leader", "ld-ra", ("leader:450224",)),
-            ("city", "zgb-lz", ("supervisor:450200",)),
-            ("auditor", "sj-gx", ("auditor:450000",)),
-            ("admin", "admin1", ("admin",)),
-            ("pii", "pii-gx", ("pii_viewer:450000",)),
-        )
-    }
-    return {"no": order_no, **people}
+        order_no = bad_review(session, "RA-1", RATED).order_no
+    return World(committed_db, order_no)
 
 
 def _get(client: TestClient, who: Official, url: str) -> httpx.Response:
@@ -134,10 +146,7 @@ def _png() -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00\xff\x00\x00")
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", pixels)
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
 
 
@@ -145,13 +154,13 @@ def _png() -> bytes:
 
 
 def test_F1_office_inbox_lists_the_new_order_with_time_left(
-    client: TestClient, world: dict[str, Any]
+    client: TestClient, world: World
 ) -> None:
     page = _get(client, world["office"], BASE)
     assert page.status_code == 200
     assert "script-src 'none'" in page.headers["Content-Security-Policy"]
     html = page.text
-    assert _rows(html) == [world["no"]]
+    assert _rows(html) == [world.no]
     assert "待转办" in html and "剩余" in html
     # Beijing time: received at 10:00 on 2026-11-10.
     assert "2026-11-10 10:00" in html
@@ -163,9 +172,9 @@ def test_F1_office_inbox_lists_the_new_order_with_time_left(
 
 
 def test_F4_clerk_mine_lists_the_order_once_it_is_the_windows_step(
-    client: TestClient, world: dict[str, Any]
+    client: TestClient, world: World
 ) -> None:
-    clerk, office, no = world["clerk"], world["office"], world["no"]
+    clerk, office, no = world["clerk"], world["office"], world.no
     first = _get(client, clerk, BASE).text
     assert _rows(first) == []
     assert "登记投诉" not in first
@@ -184,9 +193,9 @@ def test_F4_clerk_mine_lists_the_order_once_it_is_the_windows_step(
 
 
 def test_F5_filters_and_sorting_change_the_list(
-    client: TestClient, world: dict[str, Any], committed_db: Database
+    client: TestClient, world: World, committed_db: Database
 ) -> None:
-    office, no = world["office"], world["no"]
+    office, no = world["office"], world.no
     with committed_db.transaction() as session:
         # Rated the day before: its same-day registration is past its deadline.
         old_no = bad_review(session, "RA-0", beijing(2026, 11, 9, 10, 0)).order_no
@@ -225,9 +234,7 @@ def test_F5_filters_and_sorting_change_the_list(
     assert refused.status_code == 422 and "工单状态不正确" in refused.text
 
 
-def test_F5_inbox_pages_by_twenty(
-    client: TestClient, world: dict[str, Any], committed_db: Database
-) -> None:
+def test_F5_inbox_pages_by_twenty(client: TestClient, world: World, committed_db: Database) -> None:
     with committed_db.transaction() as session:
         for i in range(20):
             bad_review(session, f"RA-P{i:02d}", beijing(2026, 11, 10, 9, i))
@@ -244,10 +251,8 @@ def test_F5_inbox_pages_by_twenty(
 # --- the order's page ----------------------------------------------------------------------
 
 
-def test_F1_order_page_shows_only_the_viewers_steps(
-    client: TestClient, world: dict[str, Any]
-) -> None:
-    no = world["no"]
+def test_F1_order_page_shows_only_the_viewers_steps(client: TestClient, world: World) -> None:
+    no = world.no
     office = _get(client, world["office"], f"{BASE}/{no}")
     assert office.status_code == 200
     html = office.text
@@ -270,9 +275,9 @@ def test_F1_order_page_shows_only_the_viewers_steps(
 
 
 def test_F1_transfer_then_verify_through_the_forms(
-    client: TestClient, world: dict[str, Any], committed_db: Database
+    client: TestClient, world: World, committed_db: Database
 ) -> None:
-    office, no = world["office"], world["no"]
+    office, no = world["office"], world.no
     response = _act(client, office, no, "transfer")
     assert response.status_code == 303
     assert response.headers["location"] == f"{BASE}/{no}?done=1"
@@ -312,9 +317,9 @@ def test_F1_transfer_then_verify_through_the_forms(
 
 
 def test_F1_missing_field_is_refused_on_the_page_and_changes_nothing(
-    client: TestClient, world: dict[str, Any], committed_db: Database
+    client: TestClient, world: World, committed_db: Database
 ) -> None:
-    office, no = world["office"], world["no"]
+    office, no = world["office"], world.no
     assert _act(client, office, no, "transfer").status_code == 303
     before = _order(committed_db, no)
     response = _act(client, office, no, "verify", verdict="true", cause="attitude")
@@ -332,9 +337,9 @@ def test_F1_missing_field_is_refused_on_the_page_and_changes_nothing(
 
 
 def test_F1_stale_page_and_wrong_party_are_refused(
-    client: TestClient, world: dict[str, Any], committed_db: Database
+    client: TestClient, world: World, committed_db: Database
 ) -> None:
-    office, no = world["office"], world["no"]
+    office, no = world["office"], world.no
     assert _act(client, office, no, "transfer", version="1").status_code == 303
     stale = _act(
         client, office, no, "verify", version="1", verdict="true", cause="attitude", note="核实"
@@ -361,9 +366,9 @@ def test_F1_stale_page_and_wrong_party_are_refused(
 
 
 def test_C9_C10_rater_masked_for_the_office_hidden_from_the_clerk(
-    client: TestClient, world: dict[str, Any]
+    client: TestClient, world: World
 ) -> None:
-    no = world["no"]
+    no = world.no
     office = _get(client, world["office"], f"{BASE}/{no}").text
     assert MASKED_NAME is not None and MASKED_PHONE is not None
     assert MASKED_NAME in office and MASKED_PHONE in office
@@ -373,8 +378,8 @@ def test_C9_C10_rater_masked_for_the_office_hidden_from_the_clerk(
     assert "评价人信息已遮盖" not in clerk and "13812348000" not in clerk
 
 
-def test_pages_need_the_work_order_permission(client: TestClient, world: dict[str, Any]) -> None:
-    no = world["no"]
+def test_pages_need_the_work_order_permission(client: TestClient, world: World) -> None:
+    no = world.no
     for url in (BASE, f"{BASE}/{no}"):
         refused = _get(client, world["pii"], url)
         assert refused.status_code == 403
@@ -386,8 +391,8 @@ def test_pages_need_the_work_order_permission(client: TestClient, world: dict[st
     assert with_other.status_code == 404 and "未找到该工单" in with_other.text
 
 
-def test_pages_render_for_every_role(client: TestClient, world: dict[str, Any]) -> None:
-    no = world["no"]
+def test_pages_render_for_every_role(client: TestClient, world: World) -> None:
+    no = world.no
     for name in ("office", "clerk", "head", "leader", "city", "auditor", "admin"):
         who = world[name]
         assert _get(client, who, BASE).status_code == 200, name
@@ -400,9 +405,9 @@ def test_pages_render_for_every_role(client: TestClient, world: dict[str, Any]) 
 
 
 def test_F1_upload_a_photo_and_refuse_a_text_file(
-    client: TestClient, world: dict[str, Any], committed_db: Database
+    client: TestClient, world: World, committed_db: Database
 ) -> None:
-    office, no = world["office"], world["no"]
+    office, no = world["office"], world.no
     png = _png()
     response = client.post(
         f"{BASE}/{no}/attachments",
@@ -448,7 +453,7 @@ def test_F1_upload_a_photo_and_refuse_a_text_file(
 
 
 def test_F4_complaint_form_creates_an_order(
-    client: TestClient, world: dict[str, Any], committed_db: Database
+    client: TestClient, world: World, committed_db: Database
 ) -> None:
     office = world["office"]
     form = _get(client, office, f"{BASE}/complaints/new")

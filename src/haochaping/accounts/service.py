@@ -504,6 +504,8 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, tuple[tuple[Role, str | None], ...]], ...] 
         ((Role.supervisor, "450000"), (Role.pii_viewer, "450000")),
     ),
     ("zgb-rongan", "融安县政务服务管理办公室", ((Role.supervisor, "450224"),)),
+    ("ld-rongan", "融安县“好差评”工作分管领导", ((Role.leader, "450224"),)),
+    ("zgb-liuzhou", "柳州市政务服务监督管理办公室", ((Role.supervisor, "450200"),)),
     ("jg-rongan-ga", "融安县公安局机构管理员", ((Role.org_manager, "450224-GA"),)),
     ("ck-rongan-ga-01", "", ((Role.window_staff, "450224-GA-01"),)),
     ("sj-gx", "自治区审计员", ((Role.auditor, "450000"),)),

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from haochaping.cli import audit, calendar, catalog, clients, db, demo, keys, policy, server, users
+from haochaping.cli import (
+    audit,
+    calendar,
+    catalog,
+    clients,
+    db,
+    demo,
+    keys,
+    policy,
+    server,
+    users,
+    workorders,
+)
 from haochaping.logfilter import configure_logging
 
 app = typer.Typer(help="政务服务“好差评”系统 haochaping", no_args_is_help=True)
@@ -16,6 +28,7 @@ app.add_typer(users.app, name="user", help="工作人员账号与角色")
 app.add_typer(clients.app, name="client", help="业务系统接入凭据")
 app.add_typer(keys.app, name="keys", help="个人信息加密密钥")
 app.add_typer(audit.app, name="audit", help="审计日志")
+app.add_typer(workorders.app, name="workorder", help="差评工单：列表、详情、文书")
 app.command("serve")(server.serve)
 app.command("tick")(server.tick)
 app.command("demo")(demo.demo)

@@ -318,7 +318,7 @@ def _names(session: Session, orders: Sequence[WorkOrder]) -> _Names:
     )
 
 
-def _pairs(session: Session, stmt: Select[tuple[int, str]]) -> dict[int, str]:
+def _pairs(session: Session, stmt: Select[int, str]) -> dict[int, str]:
     return {key: value for key, value in session.execute(stmt)}
 
 

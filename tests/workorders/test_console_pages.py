@@ -21,8 +21,8 @@ from haochaping.config import get_settings
 from haochaping.db import Database
 from haochaping.privacy import mask_name, mask_phone
 from haochaping.workorders.models import WorkOrder, WorkOrderAttachment
+from haochaping.workorders.pages import due_time, time_left
 from haochaping.workorders.pages import router as workorder_pages
-from haochaping.workorders.pages import time_left
 from tests.api_clients import Official, add_official
 from tests.factories import make_catalog
 from tests.workorders.helpers import bad_review, beijing
@@ -164,6 +164,8 @@ def test_F1_office_inbox_lists_the_new_order_with_time_left(
     assert "待转办" in html and "剩余" in html
     # Beijing time: received at 10:00 on 2026-11-10.
     assert "2026-11-10 10:00" in html
+    # RA 附件3: registered and transferred the same day.
+    assert "2026-11-10 24:00" in html
     assert "<caption>" in html and 'scope="col"' in html
     # First visit: only the orders waiting for the official (the office transfers).
     assert 'id="f-mine" name="mine" value="1" checked' in html
@@ -324,7 +326,8 @@ def test_F1_missing_field_is_refused_on_the_page_and_changes_nothing(
     before = _order(committed_db, no)
     response = _act(client, office, no, "verify", verdict="true", cause="attitude")
     assert response.status_code == 422
-    assert "请填写说明" in response.text
+    # Named as the form's label names it.
+    assert "请填写回访核实情况说明" in response.text
     assert 'role="alert"' in response.text
     # The page again, the form keeping what was chosen.
     assert '<option value="attitude" selected>' in response.text
@@ -497,7 +500,7 @@ def test_F4_complaint_form_creates_an_order(
     )
     page = _get(client, office, location).text
     assert "投诉已登记" in page and "现场投诉差评件" in page and "待转办" in page
-    assert mask_phone("13900001111") in page and "13900001111" not in page
+    assert str(mask_phone("13900001111")) in page and "13900001111" not in page
     assert "登记并转办" in page
 
     # The clerk cannot register complaints.
@@ -510,3 +513,6 @@ def test_time_left_in_words() -> None:
     assert time_left(86400 + 7200) == "剩余 1 天 2 小时"
     assert time_left(125) == "剩余 2 分钟"
     assert time_left(None) == ""
+    # A same-day deadline ends at midnight: shown as the day's 24:00, Beijing time.
+    assert due_time(beijing(2026, 11, 11, 0, 0)) == "2026-11-10 24:00"
+    assert due_time(beijing(2026, 11, 11, 9, 30)) == "2026-11-11 09:30"

@@ -54,12 +54,13 @@ HOME = "/console/"
 LOGIN = "/console/login"
 PASSWORD = "/console/password"
 
-# Placeholders of the console's sections, until their pages exist.
+# The console's sections: title, description, address (None until its pages exist).
 NAVIGATION = (
-    ("评价查询", "按地区、机构、窗口和人员查询评价"),
-    ("差评整改", "差评核实、整改与回访"),
-    ("统计分析", "满意度与评价率统计"),
-    ("审计日志", "查看系统操作记录"),
+    ("差评整改", "差评工单的登记、核实、整改、申诉与回访", "/console/workorders"),
+    ("差评文字审核", "审核差评标签与文字，删除个人信息和不文明用语后公开", "/console/texts"),
+    ("评价查询", "按地区、机构、窗口和人员查询评价", None),
+    ("统计分析", "满意度与评价率统计", None),
+    ("审计日志", "查看系统操作记录", None),
 )
 
 

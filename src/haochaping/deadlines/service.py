@@ -6,10 +6,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from haochaping.bulk_insert import insert_rows
 from haochaping.deadlines.models import Deadline, DeadlineStatus
 
 log = logging.getLogger(__name__)
@@ -106,4 +108,57 @@ def cancel(*, session: Session, kinds: Sequence[str], subject_ids: Sequence[int]
             Deadline.status == DeadlineStatus.pending.value,
         )
         .values(status=DeadlineStatus.cancelled.value)
+    )
+
+
+def _chunks(ids: Sequence[int], size: int = 1000) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def schedule_many(
+    *, session: Session, kind: str, dues: Mapping[int, tuple[datetime, bool]]
+) -> None:
+    """Store the deadlines of ``kind`` for many subjects (subject id -> due time, estimated)
+    in one INSERT; ``schedule`` costs a query per row. A row left from a reused id, which only
+    SQLite can produce, is reset instead."""
+    if not dues:
+        return
+    stale: set[int] = set()
+    for chunk in _chunks(sorted(dues)):
+        stale.update(
+            session.scalars(
+                select(Deadline.subject_id).where(
+                    Deadline.kind == kind, Deadline.subject_id.in_(chunk)
+                )
+            )
+        )
+    for subject_id in sorted(stale):
+        due_at, estimated = dues[subject_id]
+        session.execute(
+            update(Deadline)
+            .where(Deadline.kind == kind, Deadline.subject_id == subject_id)
+            .values(
+                due_at=due_at,
+                estimated=estimated,
+                status=DeadlineStatus.pending.value,
+                attempts=0,
+                processed_at=None,
+                last_error=None,
+            )
+        )
+    insert_rows(
+        session.connection(),
+        cast(Table, Deadline.__table__),
+        [
+            {
+                "kind": kind,
+                "subject_id": subject_id,
+                "due_at": due_at,
+                "estimated": estimated,
+                "status": DeadlineStatus.pending.value,
+                "attempts": 0,
+            }
+            for subject_id, (due_at, estimated) in sorted(dues.items())
+            if subject_id not in stale
+        ],
     )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, false, func, select, true, update
+from sqlalchemy import ColumnElement, Table, case, false, func, select, true
 from sqlalchemy.orm import Session
 
 from haochaping.access.scope import Scope
@@ -33,7 +33,7 @@ from haochaping.calendar.service import WorkCalendar
 from haochaping.cases.models import Case
 from haochaping.catalog import service as catalog
 from haochaping.catalog.models import Region
-from haochaping.deadlines.models import Deadline, DeadlineStatus
+from haochaping.deadlines import service as deadlines
 from haochaping.errors import Conflict, DomainError, InvalidInput, NotFound
 from haochaping.evaluations.models import Evaluation
 from haochaping.policy import service as policy
@@ -66,7 +66,6 @@ PAGE_SIZE_MAX = 500
 # Ids per IN list: far below the parameter limits of SQLite and PostgreSQL.
 _CHUNK = 1000
 _REVIEWS = cast(Table, TextReview.__table__)
-_DEADLINES = cast(Table, Deadline.__table__)
 
 
 # ---- suggestions and the redaction rule ---------------------------------------------------
@@ -236,48 +235,10 @@ def _regions(session: Session, candidates: Sequence[Any]) -> tuple[dict[int, str
 
 
 def _schedule(session: Session, dues: dict[int, DueTime]) -> None:
-    """The reviews' deadlines in one INSERT (``deadlines.schedule`` takes a query per row).
-    A row left from a reused id, which only SQLite can produce, is reset instead."""
-    if not dues:
-        return
-    stale: set[int] = set()
-    for chunk in _chunks(sorted(dues)):
-        stale.update(
-            session.scalars(
-                select(Deadline.subject_id).where(
-                    Deadline.kind == TEXT_REVIEW_KIND, Deadline.subject_id.in_(chunk)
-                )
-            )
-        )
-    for subject_id in sorted(stale):
-        due = dues[subject_id]
-        session.execute(
-            update(Deadline)
-            .where(Deadline.kind == TEXT_REVIEW_KIND, Deadline.subject_id == subject_id)
-            .values(
-                due_at=due.at,
-                estimated=due.estimated,
-                status=DeadlineStatus.pending.value,
-                attempts=0,
-                processed_at=None,
-                last_error=None,
-            )
-        )
-    insert_rows(
-        session.connection(),
-        _DEADLINES,
-        [
-            {
-                "kind": TEXT_REVIEW_KIND,
-                "subject_id": subject_id,
-                "due_at": due.at,
-                "estimated": due.estimated,
-                "status": DeadlineStatus.pending.value,
-                "attempts": 0,
-            }
-            for subject_id, due in sorted(dues.items())
-            if subject_id not in stale
-        ],
+    deadlines.schedule_many(
+        session=session,
+        kind=TEXT_REVIEW_KIND,
+        dues={subject: (due.at, due.estimated) for subject, due in dues.items()},
     )
 
 

@@ -155,6 +155,16 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def due_time(value: datetime | None) -> str:
+    """A deadline for people: the end of a day reads 2026-11-10 24:00, not 11-11 00:00."""
+    if value is None:
+        return ""
+    local = value.astimezone(BEIJING)
+    if local.time() == time.min:
+        return f"{local.date() - timedelta(days=1):%Y-%m-%d} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def _span(seconds: int) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
@@ -231,6 +241,7 @@ def _context(who: Official, **values: Any) -> dict[str, Any]:
         "user": who.user,
         "csrf_token": who.login.csrf_token,
         "local": local_time,
+        "due": due_time,
         "time_left": time_left,
         "base": BASE,
         "api": API,
@@ -476,7 +487,7 @@ ACTION_FIELDS: dict[Action, tuple[FieldSpec, ...]] = {
             "select",
             "核实属实时必填",
             options=CAUSE_OPTIONS,
-            hint="按原因分类计入扣分（F6）。",
+            hint="按原因分类计入扣分。",
         ),
         _note("回访核实情况说明"),
     ),
@@ -700,6 +711,17 @@ def _action_in(action: str, version: str, values: Mapping[str, str]) -> ActionIn
         ) from None
 
 
+def _form_message(exc: DomainError, action: str) -> str:
+    """The service names a missing field in general words; the page names it as its form's
+    label does (请填写回访核实情况说明)."""
+    field_name = exc.details.get("field") if isinstance(exc.details, dict) else None
+    if exc.code == "workorder_field_required" and action in Action.__members__:
+        for spec in ACTION_FIELDS.get(Action(action), ()):
+            if spec.name == field_name:
+                return f"请填写{spec.label}"
+    return exc.message
+
+
 LongText = Annotated[str, Form(max_length=8000)]
 ShortText = Annotated[str, Form(max_length=200)]
 
@@ -756,7 +778,7 @@ def act(
             who,
             order_no,
             now,
-            error=exc.message,
+            error=_form_message(exc, action.strip()),
             failed=action.strip(),
             values=values,
             status_code=exc.status_code,

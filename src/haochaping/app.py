@@ -33,6 +33,7 @@ from haochaping.scores.api import router as scores_router
 from haochaping.textreview.api import router as text_reviews_router
 from haochaping.textreview.pages import router as text_review_pages
 from haochaping.workorders.api import router as workorders_router
+from haochaping.workorders.pages import router as workorder_pages
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(text_reviews_router, prefix="/api/v1")
     app.include_router(console_router)
     app.include_router(text_review_pages)
+    app.include_router(workorder_pages)
     app.mount(STATIC_PATH, static_files(), name="console_static")
     return app
 

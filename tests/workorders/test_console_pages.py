@@ -368,6 +368,37 @@ def test_F1_stale_page_and_wrong_party_are_refused(
     assert _order(committed_db, no).version == 2
 
 
+def test_F1_appeal_forms_carry_the_decision_radios(
+    client: TestClient, world: World, committed_db: Database
+) -> None:
+    """RA Art.9: a review found mistaken goes to appeal; the office's check is a yes/no with
+    a cause needed when the appeal is refused."""
+    office, clerk, no = world["office"], world["clerk"], world.no
+    assert _act(client, office, no, "transfer").status_code == 303
+    mistaken = _act(client, office, no, "verify", verdict="mistaken", note="评价人误操作")
+    assert mistaken.status_code == 303
+    page = _get(client, clerk, f"{BASE}/{no}").text
+    assert "提交申诉撤销材料" in page and "不申诉，转入整改" in page
+    assert _act(client, clerk, no, "file_appeal", note="评价人确认误评").status_code == 303
+
+    check = _get(client, office, f"{BASE}/{no}").text
+    assert "核查申诉" in check
+    assert '<label for="check_appeal-approved-yes">同意</label>' in check
+    assert '<label for="check_appeal-approved-no">不同意</label>' in check
+    refused = _act(client, office, no, "check_appeal", approved="false", note="材料不足")
+    assert refused.status_code == 422
+    assert "请填写差评原因分类" in refused.text
+    assert 'id="check_appeal-approved-no" name="approved" value="false" checked' in refused.text
+    assert _order(committed_db, no).state == "appeal_check"
+    response = _act(
+        client, office, no, "check_appeal", approved="false", note="材料不足", cause="quality"
+    )
+    assert response.status_code == 303
+    order = _order(committed_db, no)
+    assert (order.state, order.verdict, order.cause) == ("rectifying", "true", "quality")
+    assert "审核意见：不同意" in _get(client, office, f"{BASE}/{no}").text
+
+
 def test_C9_C10_rater_masked_for_the_office_hidden_from_the_clerk(
     client: TestClient, world: World
 ) -> None:

@@ -358,7 +358,7 @@ def inbox(
     """F1-F5: the orders in the official's scope. A first visit shows the orders waiting for a
     step the official takes (只看待我办理); the filter form keeps its choices in the address."""
     can_act = who.principal.can(Permission.workorders_act)
-    states = [s for s in state or [] if s]
+    states = list(dict.fromkeys(s for s in state or [] if s))
     if any(s not in State.__members__ for s in states):
         raise InvalidInput("workorder_state_invalid", "工单状态不正确，请重新选择")
     if timing not in ("", "due_soon", "overdue"):

@@ -703,10 +703,11 @@ def _apply(
     if action is Action.verify:
         _need(data, "verdict", "note")
         assert data.verdict is not None
+        if data.verdict is Verdict.true:
+            _need(data, "cause")
         order.verdict = data.verdict.value
         extra["verdict"] = data.verdict.value
         if data.verdict is Verdict.true:
-            _need(data, "cause")
             assert data.cause is not None
             _classify(order, policy, data.cause)
             extra["cause"] = data.cause.value
@@ -812,6 +813,12 @@ def _revisit(
     """RA Art.8: the rater is revisited; not satisfied reopens the rectification. F4 (ZZ): a
     real-name rater must actually be reached."""
     _need(data, "outcome", "note")
+    if data.outcome == "unreachable" and policy.revisit_all_real_name and order.real_name:
+        raise InvalidInput(
+            "workorder_revisit_required",
+            "实名差评须回访到评价人本人（实名差评回访率须达到100%），暂不能办结",
+            details={"real_name": True},
+        )
     extra["outcome"] = data.outcome
     if data.feedback_text:
         extra["sms"] = _text_rater(session, order, data.feedback_text, "workorder_revisit", now)
@@ -820,12 +827,6 @@ def _revisit(
         order.reopened += 1
         return State.rectifying, None, extra
     if data.outcome == "unreachable":
-        if policy.revisit_all_real_name and order.real_name:
-            raise InvalidInput(
-                "workorder_revisit_required",
-                "实名差评须回访到评价人本人（实名差评回访率须达到100%），暂不能办结",
-                details={"real_name": True},
-            )
         order.rater_satisfied = None
         return State.closed, None, extra
     order.rater_satisfied = True

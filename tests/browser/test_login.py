@@ -5,12 +5,9 @@ Skipped when Chromium or Playwright is missing, except in CI (CI=true), where it
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -19,39 +16,17 @@ from haochaping.accounts import service as accounts
 from haochaping.app import create_app
 from haochaping.config import get_settings
 from haochaping.db import Database
+from tests import browser_support
+
+# Skips this module when Playwright or Chromium is missing (tests/browser_support.py).
+from tests.browser_support import Browser, Page, expect, free_port
 from tests.factories import T0, make_catalog
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 INITIAL = "Initial-pass-2026"
 NEW = "Changed-pass-2026"
 
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    if IN_CI:
-        raise
-    pytest.skip("playwright is not installed", allow_module_level=True)
-
-if not CHROMIUM.exists():
-    if IN_CI:
-        raise RuntimeError(f"{CHROMIUM} is required in CI (make install-test installs it)")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield launched
-        launched.close()
+# The shared Chromium of this module (tests/browser_support.py).
+browser = browser_support.browser
 
 
 @pytest.fixture
@@ -77,7 +52,7 @@ def server(committed_db: Database) -> Iterator[str]:
         )
     assert get_settings().cookie_secure
     app = create_app(db=committed_db, tick_interval=0)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)

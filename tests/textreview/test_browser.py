@@ -3,13 +3,10 @@ the text review pages mounted. Skipped when Chromium or Playwright is missing, e
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -17,42 +14,20 @@ import uvicorn
 from haochaping.app import create_app
 from haochaping.config import get_settings
 from haochaping.db import Database
+from tests import browser_support
 from tests.api_clients import Official, add_official
+
+# Skips this module when Playwright or Chromium is missing (tests/browser_support.py).
+from tests.browser_support import Browser, Page, expect, free_port
 from tests.factories import T0, make_catalog
 from tests.textreview.conftest import rated, review_of
 from tests.textreview.test_api import mount
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NOW = T0 + timedelta(hours=1)
 PHONE = "13812345678"
 
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the environment
-    if IN_CI:
-        raise
-    pytest.skip("playwright is not installed", allow_module_level=True)
-
-if not CHROMIUM.exists():
-    if IN_CI:
-        raise RuntimeError(f"{CHROMIUM} is required in CI (make install-test installs it)")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield launched
-        launched.close()
+# The shared Chromium of this module (tests/browser_support.py).
+browser = browser_support.browser
 
 
 @pytest.fixture
@@ -67,7 +42,7 @@ def server(committed_db: Database) -> Iterator[tuple[str, Official, list[int]]]:
         ids = [review_of(session, first).id, review_of(session, second).id]
     official = add_official(committed_db, "sup_browser", "supervisor:450224", now=NOW)
     app = mount(create_app(db=committed_db, clock=lambda: NOW, tick_interval=0))
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -1,0 +1,45 @@
+"""What the browser tests share: Debian's Chromium driven by Playwright (DEVELOPERS.md).
+
+Importing this module skips the importing test module when Playwright or Chromium is missing,
+except in CI (CI=true), where it fails instead."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+__all__ = ["CHROMIUM", "Browser", "Page", "browser", "expect", "free_port"]
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    if IN_CI:
+        raise
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+if not CHROMIUM.exists():
+    if IN_CI:
+        raise RuntimeError(f"{CHROMIUM} is required in CI (make install-test installs it)")
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, Row, Table, text
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Float, Integer, Row, Table, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import String, Text, TypeEngine
 
@@ -47,6 +47,32 @@ def insert_rows(
     return []
 
 
+def upsert_adding(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keys: tuple[str, ...]
+) -> None:
+    """Insert ``rows``; where a row with the same ``keys`` exists, add the other columns to it
+    (counters of a rollup). Rows should come sorted by key, so that two writers lock the rows
+    they share in the same order and never deadlock."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    measures = [c for c in columns if c not in keys]
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"CAST(:{c} AS {_pg_type(table.c[c].type)}[])" for c in columns)
+        updates = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in measures)
+        sql = (
+            f'INSERT INTO "{table.name}" ({", ".join(columns)}) SELECT * FROM unnest({arrays}) '
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )
+        conn.execute(text(sql), {c: [row[c] for row in rows] for c in columns})
+        return
+    stmt: Any = sqlite_insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in measures}
+    )
+    conn.execute(stmt, list(rows))
+
+
 @cache
 def _unnest_sql(
     table: Table, columns: tuple[str, ...], conflict: str | None, returning: tuple[str, ...]
@@ -64,6 +90,7 @@ def _pg_type(column_type: TypeEngine[Any]) -> str:
     if isinstance(column_type, UTCDateTime | DateTime):
         return "timestamptz"
     for kind, name in (
+        (Date, "date"),
         (Boolean, "boolean"),
         (Integer, "integer"),
         (Float, "float8"),

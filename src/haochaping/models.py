@@ -10,6 +10,7 @@ from haochaping.db import Base
 from haochaping.deadlines import models as deadlines_models
 from haochaping.evaluations import models as evaluations_models
 from haochaping.messaging import models as messaging_models
+from haochaping.statistics import models as statistics_models
 from haochaping.textreview import models as textreview_models
 from haochaping.workorders import models as workorders_models
 
@@ -24,6 +25,7 @@ __all__ = [
     "deadlines_models",
     "evaluations_models",
     "messaging_models",
+    "statistics_models",
     "textreview_models",
     "workorders_models",
 ]

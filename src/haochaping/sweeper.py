@@ -12,6 +12,7 @@ from haochaping.db import Database
 from haochaping.deadlines import service as deadlines
 from haochaping.deadlines.service import Handler, SweepResult
 from haochaping.evaluations import service as evaluations
+from haochaping.statistics import rollup
 from haochaping.textreview import service as textreview
 from haochaping.workorders import steps as workorder_steps
 
@@ -41,4 +42,24 @@ def run_sweep(db: Database, now: datetime, *, batch: int = 500) -> SweepResult:
         # Stop when the due rows are exhausted, or when a batch made no progress at all: rows
         # that failed wait for the next sweep instead of being retried at once.
         if result.total + result.failed < batch or result.total == 0:
-            return total
+            break
+    # The rollups count what the sweep (defaults, expiries) and the requests since the last
+    # sweep stored (issue 6).
+    folded = fold_statistics(db)
+    if folded:
+        total.processed[STATISTICS_KIND] = folded
+    return total
+
+
+STATISTICS_KIND = "statistics"
+
+
+def fold_statistics(db: Database, *, batch: int = 20000) -> int:
+    """Fold the whole statistics queue, one committed batch at a time."""
+    done = 0
+    while True:
+        with db.transaction() as session:
+            taken = rollup.fold(session, limit=batch)
+        done += taken
+        if taken < batch:
+            return done

@@ -22,6 +22,7 @@ from haochaping.deadlines import service as deadlines
 from haochaping.errors import Conflict, DomainError, InvalidInput, NotFound
 from haochaping.pii.cipher import blind_index
 from haochaping.policy import service as policy
+from haochaping.statistics import queue as stat_queue
 
 # A business system's clock may run a little ahead of ours.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -486,6 +487,7 @@ def close_silent_occasion(*, session: Session, occasion_id: int, now: datetime) 
     occasion = session.get(Occasion, occasion_id)
     if occasion is not None and occasion.status == OccasionStatus.open.value:
         occasion.status = OccasionStatus.expired.value
+        stat_queue.occasions_expired(session, [occasion_id])
 
 
 def bundle_no(*, session: Session, case: Case) -> str | None:

@@ -30,6 +30,7 @@ from haochaping.evaluations.schemas import (
 )
 from haochaping.policy import service as policy
 from haochaping.policy.schemas import Profile
+from haochaping.statistics import queue as stat_queue
 from haochaping.workorders import intake as workorders
 
 _EVALUATIONS = cast(Table, Evaluation.__table__)
@@ -121,6 +122,7 @@ def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
         cases.set_occasion_status(
             session=session, occasion_ids=[occasion_id], status=OccasionStatus.expired
         )
+        stat_queue.occasions_expired(session, [occasion_id])
         return
     draft = Draft(
         target=target,
@@ -183,6 +185,7 @@ def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str,
     insert_rows(conn, _CREDITS, credits)
     for d, row in stored:
         row["id"] = ids[d.target.occasion_id]
+    stat_queue.evaluations_stored(session, [ids[d.target.occasion_id] for d, _ in stored])
     # F4, RA 附件3: every bad review opens its work order (and E1 text review) right here.
     bad = [ids[d.target.occasion_id] for d, row in stored if row["is_bad"]]
     if bad:

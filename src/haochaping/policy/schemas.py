@@ -171,6 +171,29 @@ class Scoring(BaseModel):
     batch_counts_each_transaction: bool
 
 
+class Supervision(BaseModel):
+    """F6, G1, G2: how results are ranked, who becomes a focus object, what is published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Evaluations a unit needs in the period before it is ranked at all.
+    ranking_min_evaluations: int = Field(ge=1)
+    # Weight of the group's mean in the shrunk score: (prior × mean + points) / (prior + n).
+    ranking_prior_weight: int = Field(ge=0)
+    # F6: ratings at or below this level are the "≤ 基本满意" ratings a focus list watches.
+    focus_max_level: int = Field(ge=1, le=5)
+    # F6: a unit whose share of such ratings reaches this (0..1) is a focus object...
+    focus_share: float = Field(gt=0, le=1)
+    # ... once it has at least this many evaluations in the period.
+    focus_min_evaluations: int = Field(ge=1)
+    # F6: units in the bottom ``bottom_n`` of their group for ``bottom_periods`` consecutive
+    # months.
+    bottom_n: int = Field(ge=1)
+    bottom_periods: int = Field(ge=1, le=12)
+    # G1: approved review texts are shown on the public results pages.
+    publish_texts: bool
+
+
 class Profile(BaseModel):
     """A resolved policy profile: every value the engine needs, none hidden in code."""
 
@@ -191,6 +214,7 @@ class Profile(BaseModel):
     text_review: TextReview
     work_order: WorkOrderPolicy
     scoring: Scoring
+    supervision: Supervision
     labels: LabelCatalogue
     # B6: a bad review must carry a label or some text.
     bad_review_requires_reason: bool

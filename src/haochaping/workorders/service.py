@@ -34,6 +34,7 @@ from haochaping.messaging import service as messaging
 from haochaping.policy import service as policy_service
 from haochaping.policy.schemas import Cause, Profile, WorkOrderPolicy
 from haochaping.privacy import mask_name, mask_phone
+from haochaping.statistics import queue as stat_queue
 from haochaping.workorders import procedure, steps
 from haochaping.workorders.intake import order_number
 from haochaping.workorders.models import (
@@ -870,6 +871,7 @@ def _revoke(
     session.execute(
         update(Credit).where(Credit.evaluation_id == order.evaluation_id).values(revoked=True)
     )
+    stat_queue.evaluations_revoked(session, [order.evaluation_id])
     audit.record(
         session,
         now=now,

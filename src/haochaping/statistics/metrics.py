@@ -1,0 +1,374 @@
+"""Metrics of units over a period, read from the rollups (evaluations) and from the work
+orders (F1-F6). Revoked evaluations are already out of the rollups (B2)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
+
+from haochaping.cases.models import Case
+from haochaping.clock import BEIJING
+from haochaping.evaluations.models import CHANNEL_NAMES, Channel
+from haochaping.policy.schemas import LabelCatalogue
+from haochaping.statistics.models import StatDay, StatLabel, StatMonth
+from haochaping.statistics.periods import Period
+from haochaping.statistics.rollup import Geography
+from haochaping.statistics.schemas import (
+    ChannelShare,
+    Dimension,
+    LabelShare,
+    Part,
+    TrendPoint,
+    UnitMetrics,
+    WorkOrderTally,
+)
+from haochaping.statistics.units import Unit
+from haochaping.workorders.models import WorkOrder
+from haochaping.workorders.procedure import State
+
+_CHUNK = 900
+
+
+@dataclass
+class Sums:
+    evaluations: int = 0
+    transactions: int = 0
+    points: float = 0.0
+    levels: list[int] = field(default_factory=lambda: [0] * 5)
+    bad: int = 0
+    expired: int = 0
+    default_evaluations: int = 0
+    default_transactions: int = 0
+    default_points: float = 0.0
+
+    def add(self, is_default: bool, values: Sequence[float]) -> None:
+        n, tx, pts = int(values[0]), int(values[1]), float(values[2])
+        self.evaluations += n
+        self.transactions += tx
+        self.points += pts
+        for i in range(5):
+            self.levels[i] += int(values[3 + i])
+        self.bad += int(values[8])
+        self.expired += int(values[9])
+        if is_default:
+            self.default_evaluations += n
+            self.default_transactions += tx
+            self.default_points += pts
+
+    def merge(self, other: Sums) -> None:
+        self.evaluations += other.evaluations
+        self.transactions += other.transactions
+        self.points += other.points
+        self.levels = [a + b for a, b in zip(self.levels, other.levels, strict=True)]
+        self.bad += other.bad
+        self.expired += other.expired
+        self.default_evaluations += other.default_evaluations
+        self.default_transactions += other.default_transactions
+        self.default_points += other.default_points
+
+    def metrics(self, unit: Unit, *, focus_max_level: int) -> UnitMetrics:
+        active_n = self.evaluations - self.default_evaluations
+        active_tx = self.transactions - self.default_transactions
+        low = sum(self.levels[:focus_max_level])
+        return UnitMetrics(
+            dimension=unit.dimension,
+            key=unit.key,
+            code=unit.code,
+            name=unit.name,
+            level=unit.level,
+            group=unit.group,
+            evaluations=self.evaluations,
+            transactions=self.transactions,
+            average=_ratio(self.points, self.transactions),
+            active=Part(
+                evaluations=active_n,
+                transactions=active_tx,
+                average=_ratio(self.points - self.default_points, active_tx),
+            ),
+            default=Part(
+                evaluations=self.default_evaluations,
+                transactions=self.default_transactions,
+                average=_ratio(self.default_points, self.default_transactions),
+            ),
+            levels={i + 1: n for i, n in enumerate(self.levels)},
+            bad=self.bad,
+            bad_rate=_ratio(self.bad, self.evaluations),
+            active_rate=_ratio(active_n, self.evaluations),
+            expired=self.expired,
+            coverage=_ratio(active_n, self.evaluations + self.expired),
+            low=low,
+            low_share=_ratio(low, self.evaluations),
+        )
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def read_sums(
+    session: Session,
+    dimension: Dimension,
+    keys: Sequence[str],
+    months: Sequence[int],
+    *,
+    channel: int | None = None,
+) -> dict[str, Sums]:
+    """Summed rollup rows of each unit over ``months``; ``channel`` keeps one D5 channel's
+    active evaluations only (defaults and expiries have none)."""
+    result: dict[str, Sums] = defaultdict(Sums)
+    measures = (
+        func.sum(StatMonth.evaluations),
+        func.sum(StatMonth.transactions),
+        func.sum(StatMonth.points),
+        func.sum(StatMonth.level1),
+        func.sum(StatMonth.level2),
+        func.sum(StatMonth.level3),
+        func.sum(StatMonth.level4),
+        func.sum(StatMonth.level5),
+        func.sum(StatMonth.bad),
+        func.sum(StatMonth.expired),
+    )
+    for start in range(0, len(keys), _CHUNK):
+        conds: list[ColumnElement[bool]] = [
+            StatMonth.dimension == dimension.value,
+            StatMonth.unit.in_(list(keys[start : start + _CHUNK])),
+            StatMonth.month.in_(list(months)),
+        ]
+        if channel is not None:
+            conds.append(StatMonth.channel == channel)
+        rows = session.execute(
+            select(StatMonth.unit, StatMonth.is_default, *measures)
+            .where(*conds)
+            .group_by(StatMonth.unit, StatMonth.is_default)
+        ).tuples()
+        for unit, is_default, *values in rows:
+            result[unit].add(bool(is_default), [v or 0 for v in values])
+    return result
+
+
+def unit_metrics(
+    session: Session,
+    units: Sequence[Unit],
+    period: Period,
+    *,
+    focus_max_level: int,
+    channel: int | None = None,
+    with_work_orders: bool = True,
+) -> list[UnitMetrics]:
+    if not units:
+        return []
+    dimension = units[0].dimension
+    sums = read_sums(session, dimension, [u.key for u in units], period.months, channel=channel)
+    rows = [sums.get(u.key, Sums()).metrics(u, focus_max_level=focus_max_level) for u in units]
+    if with_work_orders:
+        tallies = work_order_tallies(session, dimension, [u.key for u in units], period)
+        for row in rows:
+            row.work_orders = tallies.get(row.key, WorkOrderTally())
+    return rows
+
+
+def channel_shares(session: Session, unit: Unit, period: Period) -> list[ChannelShare]:
+    rows = session.execute(
+        select(
+            StatMonth.channel,
+            func.sum(StatMonth.evaluations),
+            func.sum(StatMonth.transactions),
+            func.sum(StatMonth.points),
+        )
+        .where(
+            StatMonth.dimension == unit.dimension.value,
+            StatMonth.unit == unit.key,
+            StatMonth.month.in_(period.months),
+        )
+        .group_by(StatMonth.channel)
+    ).tuples()
+    counted = [(c, int(n or 0), int(tx or 0), float(p or 0)) for c, n, tx, p in rows if n]
+    total = sum(n for _, n, _, _ in counted)
+    result = []
+    for channel, n, tx, points in sorted(counted):
+        name = CHANNEL_NAMES.get(Channel(channel), str(channel)) if channel else "默认评价"
+        result.append(
+            ChannelShare(
+                channel=channel,
+                name=name,
+                evaluations=n,
+                average=_ratio(points, tx),
+                share=n / total if total else 0.0,
+            )
+        )
+    return result
+
+
+def trend(session: Session, unit: Unit, first: date, end: date) -> list[TrendPoint]:
+    """Daily figures of one unit in [first, end)."""
+    rows = session.execute(
+        select(
+            StatDay.day,
+            StatDay.is_default,
+            StatDay.evaluations,
+            StatDay.transactions,
+            StatDay.points,
+            StatDay.bad,
+        ).where(
+            StatDay.dimension == unit.dimension.value,
+            StatDay.unit == unit.key,
+            StatDay.day >= first,
+            StatDay.day < end,
+        )
+    ).tuples()
+    days: dict[date, list[float]] = defaultdict(lambda: [0.0] * 5)
+    for when, is_default, n, tx, points, bad in rows:
+        acc = days[when]
+        acc[0] += n
+        acc[1] += 0 if is_default else n
+        acc[2] += tx
+        acc[3] += points
+        acc[4] += bad
+    result = []
+    day = first
+    while day < end:
+        acc = days.get(day, [0.0] * 5)
+        result.append(
+            TrendPoint(
+                day=day.isoformat(),
+                evaluations=int(acc[0]),
+                active=int(acc[1]),
+                average=_ratio(acc[3], acc[2]),
+                bad=int(acc[4]),
+            )
+        )
+        day += timedelta(days=1)
+    return result
+
+
+def label_shares(
+    session: Session, unit: Unit, period: Period, catalogue: LabelCatalogue
+) -> list[LabelShare]:
+    """How often each label was chosen, as a share of the unit's active evaluations."""
+    rows = session.execute(
+        select(StatLabel.label, func.sum(StatLabel.evaluations))
+        .where(
+            StatLabel.dimension == unit.dimension.value,
+            StatLabel.unit == unit.key,
+            StatLabel.month.in_(period.months),
+        )
+        .group_by(StatLabel.label)
+    ).tuples()
+    counts = {code: int(n or 0) for code, n in rows if n}
+    base = read_sums(session, unit.dimension, [unit.key], period.months).get(unit.key, Sums())
+    active = base.evaluations - base.default_evaluations
+    labels = catalogue.by_code()
+    result = [
+        LabelShare(
+            code=code,
+            name=labels[code].name if code in labels else code,
+            group=labels[code].group if code in labels else "",
+            evaluations=n,
+            share=n / active if active else 0.0,
+        )
+        for code, n in counts.items()
+    ]
+    return sorted(result, key=lambda s: (-s.evaluations, s.code))
+
+
+# --- work orders ---------------------------------------------------------------------------------
+
+
+def period_bounds(period: Period) -> tuple[datetime, datetime]:
+    start = datetime.combine(period.start, time(), tzinfo=BEIJING)
+    end = datetime.combine(period.end, time(), tzinfo=BEIJING)
+    return start, end
+
+
+def work_order_tallies(
+    session: Session, dimension: Dimension, keys: Iterable[str], period: Period
+) -> dict[str, WorkOrderTally]:
+    """F1-F6 figures of the work orders received in the period, per unit."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    start, end = period_bounds(period)
+    query = (
+        select(
+            WorkOrder.org_id,
+            WorkOrder.window_id,
+            WorkOrder.staff_id,
+            WorkOrder.region_code,
+            Case.line_id,
+            Case.item_id,
+            WorkOrder.state,
+            WorkOrder.overdue,
+            WorkOrder.resolution,
+            WorkOrder.appeal_filed_at,
+            WorkOrder.real_name,
+            WorkOrder.rater_satisfied,
+            WorkOrder.deduction_points,
+        )
+        .outerjoin(Case, Case.id == WorkOrder.case_id)
+        .where(and_(WorkOrder.received_at >= start, WorkOrder.received_at < end))
+    )
+    if dimension is Dimension.org:
+        query = query.where(WorkOrder.org_id.in_(_ints(wanted)))
+    elif dimension is Dimension.staff:
+        query = query.where(WorkOrder.staff_id.in_(_ints(wanted)))
+    elif dimension is Dimension.window:
+        query = query.where(WorkOrder.window_id.in_(_ints(wanted)))
+    geo = Geography.load(session) if dimension is not Dimension.org else None
+    result: dict[str, WorkOrderTally] = {}
+    for row in session.execute(query).tuples():
+        org, window, staff, region, line, item = row[:6]
+        for key in _order_keys(dimension, geo, org, window, staff, region, line, item):
+            if key in wanted:
+                _count(result.setdefault(key, WorkOrderTally()), row[6:])
+    for tally in result.values():
+        tally.revisit_rate = tally.revisited / tally.real_name if tally.real_name else None
+    return result
+
+
+def _ints(keys: set[str]) -> list[int]:
+    return sorted(int(k) for k in keys if k.isdigit())
+
+
+def _order_keys(
+    dimension: Dimension,
+    geo: Geography | None,
+    org: int,
+    window: int | None,
+    staff: int | None,
+    region: str,
+    line: int | None,
+    item: int | None,
+) -> list[str]:
+    if dimension is Dimension.org:
+        return [str(org)]
+    if dimension is Dimension.window:
+        return [str(window)] if window is not None else []
+    if dimension is Dimension.staff:
+        return [str(staff)] if staff is not None else []
+    assert geo is not None
+    if dimension is Dimension.region:
+        return geo.ancestors.get(region, [region])
+    ident = line if dimension is Dimension.line else item
+    if ident is None:
+        return []
+    return [f"{r}:{ident}" for r in geo.upper.get(region, [region])]
+
+
+def _count(tally: WorkOrderTally, row: Sequence[object]) -> None:
+    state, overdue, resolution, appeal_filed_at, real_name, satisfied, deduction = row
+    tally.opened += 1
+    closed = state in (State.closed.value, State.revoked.value)
+    tally.closed += int(closed)
+    tally.overdue += int(bool(overdue))
+    tally.on_time += int(closed and not overdue)
+    tally.rectified += int(resolution == "rectify" and state == State.closed.value)
+    tally.appealed += int(appeal_filed_at is not None)
+    tally.upheld += int(state == State.revoked.value)
+    tally.real_name += int(bool(real_name))
+    tally.revisited += int(bool(real_name) and satisfied is not None)
+    tally.deductions += float(deduction or 0.0)  # type: ignore[arg-type]

@@ -1,0 +1,436 @@
+"""Keeping the rollups current (``fold``) and rebuilding them from the raw evaluations
+(``rebuild``). Both go through the same counting rules, which mirror the B2 scores:
+
+- staff: every evaluation credited to the staff member;
+- organisation, window, region (with every ancestor), business line: only evaluations that
+  count for units (GX Art.4: direct evaluations of window staff where the profile says so);
+- item: every evaluation of the item;
+- an evaluation credited to several organisations (a bundle's overall score, C2) counts once
+  per unit however many of its credits fall inside it;
+- revoked evaluations count for nothing (F1-F5), defaults are kept apart from active ratings.
+
+Business lines and items are counted per region of county level or above (``"450200:17"``),
+so that a city office reads its own part of a line without touching the raw table.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy.orm import Session
+
+from haochaping.bulk_insert import upsert_adding
+from haochaping.cases.models import Case, Occasion, OccasionStatus
+from haochaping.catalog.models import Region, RegionLevel
+from haochaping.clock import local_date
+from haochaping.evaluations.models import Credit, Evaluation
+from haochaping.policy import service as policy
+from haochaping.statistics import queue
+from haochaping.statistics.models import StatDay, StatLabel, StatMonth, StatPending
+
+STAFF, WINDOW, ORG, LINE, REGION, ITEM = "staff", "window", "org", "line", "region", "item"
+DIMENSIONS = (STAFF, WINDOW, ORG, LINE, REGION, ITEM)
+# Regions that business lines and items are broken down by (the others read their county).
+_LINE_LEVELS = frozenset(
+    {RegionLevel.province.value, RegionLevel.city.value, RegionLevel.county.value}
+)
+
+_MONTH_KEYS = ("month", "dimension", "unit", "channel", "is_default")
+_MONTH_MEASURES = (
+    "evaluations",
+    "transactions",
+    "points",
+    "level1",
+    "level2",
+    "level3",
+    "level4",
+    "level5",
+    "bad",
+    "expired",
+)
+_DAY_KEYS = ("day", "dimension", "unit", "is_default")
+_DAY_MEASURES = ("evaluations", "transactions", "points", "bad")
+_LABEL_KEYS = ("month", "dimension", "unit", "label")
+
+
+def unit_key(dimension: str, ident: object, region: str | None = None) -> str:
+    """The rollup key of a unit: a region's code, an id, or ``region:id`` for lines and items."""
+    return f"{region}:{ident}" if dimension in (LINE, ITEM) else str(ident)
+
+
+class Geography:
+    """Ancestors of every region (itself included), read once per fold."""
+
+    def __init__(self, regions: Iterable[tuple[str, str, str]]) -> None:
+        self.levels: dict[str, str] = {}
+        self.ancestors: dict[str, list[str]] = {}
+        paths: dict[str, str] = {}
+        for code, level, path in regions:
+            self.levels[code], paths[code] = level, path
+        for code, path in paths.items():
+            chain = [c for c in path.strip("/").split("/") if c]
+            if code not in chain:
+                chain.append(code)
+            self.ancestors[code] = chain
+        self.upper = {
+            code: [c for c in chain if self.levels.get(c) in _LINE_LEVELS]
+            for code, chain in self.ancestors.items()
+        }
+
+    @classmethod
+    def load(cls, session: Session) -> Geography:
+        return cls(session.execute(select(Region.code, Region.level, Region.path)).tuples())
+
+
+@dataclass
+class CreditRow:
+    evaluation_id: int
+    staff_id: int | None
+    org_id: int
+    line_id: int | None
+    region_code: str
+    item_id: int
+    channel: int | None
+    weight: int
+    score: float
+    level: int
+    is_default: bool
+    counts_for_units: bool
+    rated_at: datetime
+    is_bad: bool
+    label_codes: list[str] | None
+    window_id: int | None
+
+
+@dataclass
+class Tallies:
+    """Deltas to add to the three rollups, keyed by their primary keys."""
+
+    month: dict[tuple[Any, ...], list[float]] = field(default_factory=dict)
+    day: dict[tuple[Any, ...], list[float]] = field(default_factory=dict)
+    label: dict[tuple[Any, ...], int] = field(default_factory=lambda: defaultdict(int))
+
+    def add_evaluation(self, credits: Sequence[CreditRow], sign: int, geo: Geography) -> None:
+        first = credits[0]
+        local = local_date(first.rated_at)
+        month = local.year * 100 + local.month
+        channel = first.channel or 0
+        for (dimension, unit), weight in evaluation_units(credits, geo).items():
+            self._add_month(
+                (month, dimension, unit, channel, first.is_default),
+                sign,
+                weight,
+                first.score,
+                first.level,
+                first.is_bad,
+            )
+            day = self.day.setdefault((local, dimension, unit, first.is_default), [0, 0, 0.0, 0])
+            day[0] += sign
+            day[1] += sign * weight
+            day[2] += sign * weight * first.score
+            day[3] += sign * int(first.is_bad)
+            if not first.is_default:
+                for code in first.label_codes or ():
+                    self.label[(month, dimension, unit, code)] += sign
+
+    def _add_month(
+        self,
+        key: tuple[Any, ...],
+        sign: int,
+        weight: int,
+        score: float,
+        level: int,
+        is_bad: bool,
+    ) -> None:
+        row = self.month.setdefault(key, [0, 0, 0.0, 0, 0, 0, 0, 0, 0, 0])
+        row[0] += sign
+        row[1] += sign * weight
+        row[2] += sign * weight * score
+        row[2 + level] += sign
+        row[8] += sign * int(is_bad)
+
+    def add_expired(self, units: Iterable[tuple[str, str]], closed: datetime, sign: int) -> None:
+        local = local_date(closed)
+        month = local.year * 100 + local.month
+        for dimension, unit in units:
+            row = self.month.setdefault((month, dimension, unit, 0, False), [0] * 10)
+            row[9] += sign
+
+    def write(self, session: Session) -> None:
+        conn = session.connection()
+        upsert_adding(
+            conn,
+            _table(StatMonth),
+            _rows(self.month, _MONTH_KEYS, _MONTH_MEASURES),
+            keys=_MONTH_KEYS,
+        )
+        upsert_adding(
+            conn, _table(StatDay), _rows(self.day, _DAY_KEYS, _DAY_MEASURES), keys=_DAY_KEYS
+        )
+        labels = [
+            dict(zip((*_LABEL_KEYS, "evaluations"), (*key, n), strict=True))
+            for key, n in sorted(self.label.items())
+            if n
+        ]
+        upsert_adding(conn, _table(StatLabel), labels, keys=_LABEL_KEYS)
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _rows(
+    tallies: dict[tuple[Any, ...], list[float]], keys: tuple[str, ...], measures: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    rows = []
+    for key, values in sorted(tallies.items()):
+        if not any(values):
+            continue
+        row = dict(zip(keys, key, strict=True))
+        for name, value in zip(measures, values, strict=True):
+            row[name] = float(value) if name == "points" else int(value)
+        rows.append(row)
+    return rows
+
+
+def evaluation_units(credits: Sequence[CreditRow], geo: Geography) -> dict[tuple[str, str], int]:
+    """Every unit one evaluation counts for, once each, with the transactions it stands for
+    there (the first credit's, as the scores read it)."""
+    units: dict[tuple[str, str], int] = {}
+    for c in credits:
+        upper = geo.upper.get(c.region_code, [c.region_code])
+        if c.staff_id is not None:
+            units.setdefault((STAFF, str(c.staff_id)), c.weight)
+        for region in upper:
+            units.setdefault((ITEM, unit_key(ITEM, c.item_id, region)), c.weight)
+        if not c.counts_for_units:
+            continue
+        units.setdefault((ORG, str(c.org_id)), c.weight)
+        if c.window_id is not None:
+            units.setdefault((WINDOW, str(c.window_id)), c.weight)
+        for region in geo.ancestors.get(c.region_code, [c.region_code]):
+            units.setdefault((REGION, region), c.weight)
+        if c.line_id is not None:
+            for region in upper:
+                units.setdefault((LINE, unit_key(LINE, c.line_id, region)), c.weight)
+    return units
+
+
+_CREDIT_COLUMNS = (
+    Credit.evaluation_id,
+    Credit.staff_id,
+    Credit.org_id,
+    Credit.line_id,
+    Credit.region_code,
+    Credit.item_id,
+    Credit.channel,
+    Credit.weight,
+    Credit.score,
+    Credit.level,
+    Credit.is_default,
+    Credit.counts_for_units,
+    Credit.rated_at,
+    Evaluation.is_bad,
+    Evaluation.label_codes,
+    Case.window_id,
+)
+
+
+def _credits_of(session: Session, evaluation_ids: Sequence[int]) -> dict[int, list[CreditRow]]:
+    grouped: dict[int, list[CreditRow]] = defaultdict(list)
+    for start in range(0, len(evaluation_ids), 5000):
+        chunk = evaluation_ids[start : start + 5000]
+        rows = session.execute(
+            select(*_CREDIT_COLUMNS)
+            .join(Evaluation, Evaluation.id == Credit.evaluation_id)
+            .outerjoin(Case, Case.id == Evaluation.case_id)
+            .where(Credit.evaluation_id.in_(chunk))
+            .order_by(Credit.id)
+        )
+        for row in rows:
+            grouped[row.evaluation_id].append(CreditRow(**row._mapping))
+    return grouped
+
+
+def _expired_units(
+    session: Session, occasion_ids: Sequence[int], geo: Geography
+) -> list[tuple[list[tuple[str, str]], datetime]]:
+    """The units an occasion closed unrated counts against (cases only; a bundle's own
+    occasions are counted through their member cases' evaluations)."""
+    result = []
+    for start in range(0, len(occasion_ids), 5000):
+        rows = session.execute(
+            select(
+                Occasion.rate_until,
+                Occasion.rates_staff,
+                Occasion.staff_id,
+                Occasion.credited,
+                Occasion.profile_name,
+                Case.org_id,
+                Case.region_code,
+                Case.line_id,
+                Case.item_id,
+                Case.window_id,
+            )
+            .join(Case, Case.id == Occasion.case_id)
+            .where(Occasion.id.in_(occasion_ids[start : start + 5000]))
+        ).tuples()
+        for (
+            closed,
+            rates_staff,
+            staff_id,
+            credited,
+            profile,
+            org,
+            region,
+            line,
+            item,
+            window,
+        ) in rows:
+            if not credited:
+                continue
+            counts = (
+                rates_staff or policy.get_profile(name=profile).scoring.item_only_counts_for_units
+            )
+            row = CreditRow(
+                0,
+                staff_id if rates_staff else None,
+                org,
+                line,
+                region,
+                item,
+                None,
+                1,
+                0.0,
+                5,
+                False,
+                counts,
+                closed,
+                False,
+                None,
+                window,
+            )
+            result.append((list(evaluation_units([row], geo)), closed))
+    return result
+
+
+# --- folding the queue -------------------------------------------------------------------------
+
+
+def fold(session: Session, *, limit: int = 20000) -> int:
+    """Count up to ``limit`` queued changes into the rollups; returns how many were taken.
+    On PostgreSQL two sweepers take disjoint parts of the queue (``SKIP LOCKED``)."""
+    taken = _take(session, limit)
+    if not taken:
+        return 0
+    geo = Geography.load(session)
+    tallies = Tallies()
+    signs: dict[int, int] = defaultdict(int)
+    expired: dict[int, int] = defaultdict(int)
+    for kind, ref_id, sign in taken:
+        (signs if kind == queue.EVALUATION else expired)[ref_id] += sign
+    credits = _credits_of(session, sorted(i for i, s in signs.items() if s))
+    for evaluation_id, rows in credits.items():
+        tallies.add_evaluation(rows, signs[evaluation_id], geo)
+    for units, closed in _expired_units(session, sorted(i for i, s in expired.items() if s), geo):
+        tallies.add_expired(units, closed, 1)
+    tallies.write(session)
+    return len(taken)
+
+
+def _take(session: Session, limit: int) -> list[tuple[str, int, int]]:
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text(
+                "DELETE FROM stat_pending WHERE id IN (SELECT id FROM stat_pending ORDER BY id "
+                "LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING kind, ref_id, sign"
+            ),
+            {"n": limit},
+        ).tuples()
+        return list(rows)
+    picked = list(
+        session.execute(
+            select(StatPending.id, StatPending.kind, StatPending.ref_id, StatPending.sign)
+            .order_by(StatPending.id)
+            .limit(limit)
+        ).tuples()
+    )
+    if picked:
+        session.execute(delete(StatPending).where(StatPending.id.in_([p[0] for p in picked])))
+    return [(kind, ref_id, sign) for _, kind, ref_id, sign in picked]
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(StatPending)) or 0
+
+
+# --- rebuilding --------------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildResult:
+    evaluations: int = 0
+    expired: int = 0
+    month_rows: int = 0
+    day_rows: int = 0
+    label_rows: int = 0
+
+
+def rebuild(
+    session: Session,
+    *,
+    batch: int = 20000,
+    progress: Callable[[int, int], None] | None = None,
+) -> RebuildResult:
+    """Recount the rollups from the raw evaluations (revoked ones excluded) and expired
+    occasions, replacing what they held. Run in one transaction: on PostgreSQL under
+    REPEATABLE READ, so that what arrives meanwhile stays queued and is folded afterwards,
+    neither lost nor counted twice."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+    for model in (StatPending, StatMonth, StatDay, StatLabel):
+        session.execute(delete(model))
+    geo = Geography.load(session)
+    tallies = Tallies()
+    result = RebuildResult()
+    live = Evaluation.revoked_at.is_(None)
+    total = session.scalar(select(func.count()).select_from(Evaluation).where(live)) or 0
+    last_id = 0
+    while True:
+        ids = list(
+            session.scalars(
+                select(Evaluation.id)
+                .where(live, Evaluation.id > last_id)
+                .order_by(Evaluation.id)
+                .limit(batch)
+            )
+        )
+        if not ids:
+            break
+        for rows in _credits_of(session, ids).values():
+            tallies.add_evaluation(rows, 1, geo)
+        last_id = ids[-1]
+        result.evaluations += len(ids)
+        if progress is not None:
+            progress(result.evaluations, total)
+    expired_ids = list(
+        session.scalars(select(Occasion.id).where(Occasion.status == OccasionStatus.expired.value))
+    )
+    for units, closed in _expired_units(session, expired_ids, geo):
+        tallies.add_expired(units, closed, 1)
+    result.expired = len(expired_ids)
+    tallies.write(session)
+    result.month_rows = len(tallies.month)
+    result.day_rows = len(tallies.day)
+    result.label_rows = len(tallies.label)
+    return result
+
+
+def local_month(value: datetime) -> int:
+    day: date = local_date(value)
+    return day.year * 100 + day.month

@@ -1,0 +1,247 @@
+"""Supervision statistics for one caller: tables of units, rankings, focus lists and a unit's
+overview, always inside the caller's scope (issue 3) and under the profile of the region asked
+about (F6 settings, labels)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from haochaping.access.scope import Scope
+from haochaping.catalog.models import Organization, Region, Staff, Window
+from haochaping.errors import DomainError
+from haochaping.policy import service as policy
+from haochaping.policy.schemas import Profile
+from haochaping.statistics import metrics, rankings
+from haochaping.statistics.periods import Period
+from haochaping.statistics.schemas import (
+    Dimension,
+    FocusEntry,
+    Overview,
+    RankedUnit,
+    Ranking,
+    UnitMetrics,
+)
+from haochaping.statistics.units import (
+    Unit,
+    describe_unit,
+    home_region,
+    list_units,
+    region_in_scope,
+    region_unit,
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a dashboard question is about: the units of ``dimension`` under ``region`` (or in
+    one organisation / window), over ``period``, optionally one channel only."""
+
+    dimension: Dimension
+    period: Period
+    region: str | None = None
+    org_id: int | None = None
+    window_id: int | None = None
+    channel: int | None = None
+
+
+def resolve_region(session: Session, access: Scope, code: str | None) -> Region | None:
+    if code:
+        return region_in_scope(session, access, code)
+    return home_region(session, access)
+
+
+def profile_of(session: Session, access: Scope, region: Region | None) -> Profile:
+    """The profile of the region asked about; for an organisation's or a clerk's own view,
+    the profile of their organisation's region."""
+    code = region.code if region is not None else _own_region(session, access)
+    if code is None:
+        return policy.get_profile(name="national")
+    return policy.profile_for_region(session=session, region_code=code)
+
+
+def _own_region(session: Session, access: Scope) -> str | None:
+    for org_id in sorted(access.org_ids):
+        org = session.get(Organization, org_id)
+        if org is not None:
+            return org.region_code
+    for staff_id in sorted(access.staff_ids):
+        staff = session.get(Staff, staff_id)
+        if staff is not None:
+            return session.get_one(Organization, staff.org_id).region_code
+    return None
+
+
+def units_of(session: Session, access: Scope, selection: Selection) -> list[Unit]:
+    region = None
+    if selection.org_id is None and selection.window_id is None:
+        region = resolve_region(session, access, selection.region)
+    org_id = selection.org_id
+    if selection.window_id is not None and org_id is None:
+        window = session.get(Window, selection.window_id)
+        org_id = window.org_id if window is not None else -1
+    if selection.dimension in (Dimension.region, Dimension.line, Dimension.item) and (
+        region is None
+    ):
+        region = resolve_region(session, access, selection.region)
+    return list_units(
+        session,
+        access,
+        selection.dimension,
+        region=region,
+        org_id=org_id,
+        window_id=selection.window_id,
+    )
+
+
+def table(session: Session, access: Scope, selection: Selection) -> list[UnitMetrics]:
+    """Metrics of every unit of the selection (zero rows included: a unit nobody rated is
+    news too)."""
+    units = units_of(session, access, selection)
+    profile = profile_of(session, access, _region_of(session, access, selection))
+    return metrics.unit_metrics(
+        session,
+        units,
+        selection.period,
+        focus_max_level=profile.supervision.focus_max_level,
+        channel=selection.channel,
+    )
+
+
+def _region_of(session: Session, access: Scope, selection: Selection) -> Region | None:
+    if selection.org_id is not None or selection.window_id is not None:
+        return None
+    return resolve_region(session, access, selection.region)
+
+
+def ranking(session: Session, access: Scope, selection: Selection) -> Ranking:
+    rows = table(session, access, selection)
+    region = _region_of(session, access, selection)
+    supervision = profile_of(session, access, region).supervision
+    return Ranking(
+        dimension=selection.dimension,
+        period=selection.period.code,
+        period_label=selection.period.label,
+        region=region.code if region is not None else "",
+        min_evaluations=supervision.ranking_min_evaluations,
+        prior_weight=supervision.ranking_prior_weight,
+        explanation=rankings.explanation(supervision),
+        items=rankings.rank(rows, supervision),
+    )
+
+
+def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEntry]:
+    """F6 focus objects of the selection: concentrated ≤ 基本满意 ratings in the period, and
+    the bottom N of a group in each of the last K months of the period."""
+    region = _region_of(session, access, selection)
+    supervision = profile_of(session, access, region).supervision
+    units = units_of(session, access, selection)
+    rows = metrics.unit_metrics(
+        session,
+        units,
+        selection.period,
+        focus_max_level=supervision.focus_max_level,
+        channel=selection.channel,
+        with_work_orders=False,
+    )
+    entries = [
+        FocusEntry(
+            dimension=selection.dimension,
+            key=r.key,
+            code=r.code,
+            name=r.name,
+            reason="concentrated_low",
+            detail=(
+                f"基本满意及以下评价占 {(r.low_share or 0) * 100:.1f}%"
+                f"（{r.low}/{r.evaluations}），达到 {supervision.focus_share * 100:.0f}% 的关注线"
+            ),
+            evaluations=r.evaluations,
+            average=r.average,
+            low_share=r.low_share,
+        )
+        for r in rankings.concentrated_low(rows, supervision)
+    ]
+    last = Period(selection.period.last, selection.period.last, "")
+    streak: set[str] | None = None
+    latest: dict[str, RankedUnit] = {}
+    for back in range(supervision.bottom_periods):
+        month = last.previous(back) if back else last
+        monthly = metrics.unit_metrics(
+            session,
+            units,
+            month,
+            focus_max_level=supervision.focus_max_level,
+            channel=selection.channel,
+            with_work_orders=False,
+        )
+        ranked = rankings.rank(monthly, supervision)
+        if back == 0:
+            latest = {r.key: r for r in ranked}
+        keys = rankings.bottom(ranked, supervision.bottom_n)
+        streak = keys if streak is None else streak & keys
+        if not streak:
+            break
+    for key in sorted(streak or ()):
+        r = latest[key]
+        entries.append(
+            FocusEntry(
+                dimension=selection.dimension,
+                key=r.key,
+                code=r.code,
+                name=r.name,
+                reason="bottom_consecutive",
+                detail=(
+                    f"连续 {supervision.bottom_periods} 个月处于本组（{r.group or '全部'}）"
+                    f"后 {supervision.bottom_n} 名，本月第 {r.rank}/{r.group_size} 名"
+                ),
+                evaluations=r.evaluations,
+                average=r.average,
+                low_share=r.low_share,
+            )
+        )
+    return entries
+
+
+def overview(
+    session: Session,
+    access: Scope,
+    dimension: Dimension,
+    key: str | None,
+    period: Period,
+    *,
+    channel: int | None = None,
+) -> Overview:
+    """One unit: its metrics, daily trend, channels and label shares."""
+    if key is None:
+        if dimension is not Dimension.region:
+            raise DomainError("unit_required", "请指定统计单元", status_code=422)
+        region = home_region(session, access)
+        if region is None:
+            raise DomainError(
+                "dimension_out_of_scope", "您的授权范围不包含地区统计", status_code=403
+            )
+        unit = region_unit(region)
+    else:
+        unit = describe_unit(session, access, dimension, key)
+    region_for_profile = (
+        session.get(Region, unit.key.partition(":")[0])
+        if dimension in (Dimension.region, Dimension.line, Dimension.item)
+        else None
+    )
+    profile = profile_of(session, access, region_for_profile)
+    [row] = metrics.unit_metrics(
+        session,
+        [unit],
+        period,
+        focus_max_level=profile.supervision.focus_max_level,
+        channel=channel,
+    )
+    return Overview(
+        unit=row,
+        period=period.code,
+        period_label=period.label,
+        trend=metrics.trend(session, unit, period.start, period.end),
+        channels=metrics.channel_shares(session, unit, period),
+        labels=metrics.label_shares(session, unit, period, profile.labels),
+    )

@@ -30,6 +30,7 @@ from haochaping.logfilter import configure_logging
 from haochaping.protection import install as install_protections
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.scores.api import router as scores_router
+from haochaping.statistics.api import router as statistics_router
 from haochaping.textreview.api import router as text_reviews_router
 from haochaping.textreview.pages import router as text_review_pages
 from haochaping.workorders.api import router as workorders_router
@@ -128,6 +129,7 @@ def create_app(
     app.include_router(scores_router, prefix="/api/v1")
     app.include_router(workorders_router, prefix="/api/v1")
     app.include_router(text_reviews_router, prefix="/api/v1")
+    app.include_router(statistics_router, prefix="/api/v1")
     app.include_router(console_router)
     app.include_router(text_review_pages)
     app.include_router(workorder_pages)

@@ -206,6 +206,10 @@ EvaluationsExporter = Annotated[
     Principal, Depends(Requires(Permission.evaluations_read, clients_allowed=False))
 ]
 ScoresReader = Annotated[Principal, Depends(Requires(Permission.scores_read))]
+# Dashboards, rankings and bulletins are for officials, not for business systems (issue 6).
+StatisticsReader = Annotated[
+    Principal, Depends(Requires(Permission.scores_read, clients_allowed=False))
+]
 Unmasker = Annotated[Principal, Depends(Requires(Permission.pii_unmask, clients_allowed=False))]
 AuditReader = Annotated[Principal, Depends(Requires(Permission.audit_read, clients_allowed=False))]
 WorkOrdersReader = Annotated[

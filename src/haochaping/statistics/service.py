@@ -203,6 +203,18 @@ def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEn
     return entries
 
 
+def overview_unit(session: Session, access: Scope, dimension: Dimension, key: str | None) -> Unit:
+    """The unit named by ``key``, or the caller's own region when none is named."""
+    if key is not None:
+        return describe_unit(session, access, dimension, key)
+    if dimension is not Dimension.region:
+        raise DomainError("unit_required", "请指定统计单元", status_code=422)
+    region = home_region(session, access)
+    if region is None:
+        raise DomainError("dimension_out_of_scope", "您的授权范围不包含地区统计", status_code=403)
+    return region_unit(region)
+
+
 def overview(
     session: Session,
     access: Scope,
@@ -213,17 +225,7 @@ def overview(
     channel: int | None = None,
 ) -> Overview:
     """One unit: its metrics, daily trend, channels and label shares."""
-    if key is None:
-        if dimension is not Dimension.region:
-            raise DomainError("unit_required", "请指定统计单元", status_code=422)
-        region = home_region(session, access)
-        if region is None:
-            raise DomainError(
-                "dimension_out_of_scope", "您的授权范围不包含地区统计", status_code=403
-            )
-        unit = region_unit(region)
-    else:
-        unit = describe_unit(session, access, dimension, key)
+    unit = overview_unit(session, access, dimension, key)
     region_for_profile = (
         session.get(Region, unit.key.partition(":")[0])
         if dimension in (Dimension.region, Dimension.line, Dimension.item)

@@ -1,0 +1,191 @@
+"""Hot words of bad-review text (G3: pain points and concentrated complaints), segmented with
+``jieba``. A word counts once per review that uses it; each word links to its reviews."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import defaultdict
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import Session
+
+from haochaping.access.scope import Scope
+from haochaping.cases.models import Case
+from haochaping.catalog.models import Region
+from haochaping.evaluations.models import Evaluation
+from haochaping.statistics.metrics import period_bounds
+from haochaping.statistics.periods import Period
+from haochaping.statistics.schemas import Dimension, HotWord
+from haochaping.statistics.units import Unit
+
+# The newest reviews read for one cloud; older ones add little to "what hurts now".
+MAX_REVIEWS = 3000
+# Words that say nothing about the service itself.
+STOPWORDS = frozenset(
+    [
+        "一个",
+        "一些",
+        "一下",
+        "一直",
+        "一次",
+        "不是",
+        "不能",
+        "不会",
+        "不要",
+        "不用",
+        "也是",
+        "了解",
+        "什么",
+        "今天",
+        "他们",
+        "以后",
+        "以及",
+        "但是",
+        "你们",
+        "作为",
+        "其他",
+        "出来",
+        "办理",
+        "办事",
+        "可以",
+        "可能",
+        "各种",
+        "告诉",
+        "因为",
+        "如果",
+        "对于",
+        "就是",
+        "已经",
+        "希望",
+        "我们",
+        "所以",
+        "所有",
+        "才能",
+        "时候",
+        "明天",
+        "昨天",
+        "有些",
+        "有点",
+        "有的",
+        "没有",
+        "然后",
+        "现在",
+        "由于",
+        "的话",
+        "直接",
+        "看到",
+        "知道",
+        "而且",
+        "自己",
+        "觉得",
+        "还是",
+        "还有",
+        "这个",
+        "这些",
+        "这样",
+        "这种",
+        "进行",
+        "那个",
+        "那些",
+        "需要",
+        "非常",
+        "问题",
+        "服务",
+        "工作",
+        "感觉",
+        "一样",
+        "东西",
+        "地方",
+        "事情",
+        "情况",
+    ]
+)
+_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}$|^[A-Za-z]{3,}$")
+_lock = threading.Lock()
+_ready = False
+
+
+def _cut(text: str) -> list[str]:
+    global _ready
+    import jieba
+
+    if not _ready:
+        with _lock:
+            if not _ready:
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _ready = True
+    return [str(w) for w in jieba.lcut(text)]
+
+
+def words_of(text: str) -> set[str]:
+    return {w for w in _cut(text) if _WORD.match(w) and w not in STOPWORDS}
+
+
+def review_query(
+    session: Session, access: Scope, unit: Unit, period: Period
+) -> Select[int, str | None]:
+    """Bad reviews with text, in the unit and period, inside the caller's scope, newest
+    first; revoked ones are out (F1-F5)."""
+    start, end = period_bounds(period)
+    conds: list[ColumnElement[bool]] = [
+        Evaluation.is_bad.is_(True),
+        Evaluation.text.is_not(None),
+        Evaluation.text != "",
+        Evaluation.revoked_at.is_(None),
+        Evaluation.rated_at >= start,
+        Evaluation.rated_at < end,
+        _unit_clause(session, unit),
+    ]
+    if not access.everything:
+        conds.append(access.case_clause())
+    return (
+        select(Evaluation.id, Evaluation.text)
+        .join(Case, Case.id == Evaluation.case_id)
+        .where(*conds)
+        .order_by(Evaluation.rated_at.desc(), Evaluation.id.desc())
+    )
+
+
+def _unit_clause(session: Session, unit: Unit) -> ColumnElement[bool]:
+    if unit.dimension in (Dimension.region, Dimension.line, Dimension.item):
+        code, _, ident = unit.key.partition(":")
+        region = session.get_one(Region, code)
+        inside = Case.region_code.in_(
+            select(Region.code).where(Region.path.startswith(region.path, autoescape=True))
+        )
+        if unit.dimension is Dimension.line:
+            return inside & (Case.line_id == int(ident))
+        if unit.dimension is Dimension.item:
+            return inside & (Case.item_id == int(ident))
+        return inside
+    column = {
+        Dimension.org: Case.org_id,
+        Dimension.window: Case.window_id,
+        Dimension.staff: Case.staff_id,
+    }[unit.dimension]
+    return column == int(unit.key)
+
+
+def hot_words(
+    session: Session, access: Scope, unit: Unit, period: Period, *, top: int = 30
+) -> list[HotWord]:
+    counts: dict[str, list[int]] = defaultdict(list)
+    rows = session.execute(review_query(session, access, unit, period).limit(MAX_REVIEWS))
+    for evaluation_id, text in rows.tuples():
+        for word in words_of(text or ""):
+            counts[word].append(int(evaluation_id))
+    ranked = sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
+    return [HotWord(word=w, count=len(ids), evaluation_ids=ids[:50]) for w, ids in ranked]
+
+
+def reviews_with_word(
+    session: Session, access: Scope, unit: Unit, period: Period, word: str, *, limit: int = 200
+) -> list[int]:
+    """Ids of the unit's bad reviews in the period whose text contains ``word``."""
+    query = review_query(session, access, unit, period).where(
+        Evaluation.text.contains(word, autoescape=True)
+    )
+    return [int(i) for i, _ in session.execute(query.limit(limit)).tuples()]

@@ -174,7 +174,7 @@ def hot_words(
 ) -> list[HotWord]:
     counts: dict[str, list[int]] = defaultdict(list)
     rows = session.execute(review_query(session, access, unit, period).limit(MAX_REVIEWS))
-    for evaluation_id, text in rows.tuples():
+    for evaluation_id, text in rows:
         for word in words_of(text or ""):
             counts[word].append(int(evaluation_id))
     ranked = sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
@@ -188,4 +188,4 @@ def reviews_with_word(
     query = review_query(session, access, unit, period).where(
         Evaluation.text.contains(word, autoescape=True)
     )
-    return [int(i) for i, _ in session.execute(query.limit(limit)).tuples()]
+    return [int(i) for i, _ in session.execute(query.limit(limit))]

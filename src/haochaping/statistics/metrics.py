@@ -145,7 +145,7 @@ def read_sums(
             select(StatMonth.unit, StatMonth.is_default, *measures)
             .where(*conds)
             .group_by(StatMonth.unit, StatMonth.is_default)
-        ).tuples()
+        )
         for unit, is_default, *values in rows:
             result[unit].add(bool(is_default), [v or 0 for v in values])
     return result
@@ -186,7 +186,7 @@ def channel_shares(session: Session, unit: Unit, period: Period) -> list[Channel
             StatMonth.month.in_(period.months),
         )
         .group_by(StatMonth.channel)
-    ).tuples()
+    )
     counted = [(c, int(n or 0), int(tx or 0), float(p or 0)) for c, n, tx, p in rows if n]
     total = sum(n for _, n, _, _ in counted)
     result = []
@@ -220,7 +220,7 @@ def trend(session: Session, unit: Unit, first: date, end: date) -> list[TrendPoi
             StatDay.day >= first,
             StatDay.day < end,
         )
-    ).tuples()
+    )
     days: dict[date, list[float]] = defaultdict(lambda: [0.0] * 5)
     for when, is_default, n, tx, points, bad in rows:
         acc = days[when]
@@ -258,7 +258,7 @@ def label_shares(
             StatLabel.month.in_(period.months),
         )
         .group_by(StatLabel.label)
-    ).tuples()
+    )
     counts = {code: int(n or 0) for code, n in rows if n}
     base = read_sums(session, unit.dimension, [unit.key], period.months).get(unit.key, Sums())
     active = base.evaluations - base.default_evaluations
@@ -320,7 +320,7 @@ def work_order_tallies(
         query = query.where(WorkOrder.window_id.in_(_ints(wanted)))
     geo = Geography.load(session) if dimension is not Dimension.org else None
     result: dict[str, WorkOrderTally] = {}
-    for row in session.execute(query).tuples():
+    for row in session.execute(query):
         org, window, staff, region, line, item = row[:6]
         for key in _order_keys(dimension, geo, org, window, staff, region, line, item):
             if key in wanted:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, text
@@ -28,6 +28,7 @@ from haochaping.bulk_insert import upsert_adding
 from haochaping.cases.models import Case, Occasion, OccasionStatus
 from haochaping.catalog.models import Region, RegionLevel
 from haochaping.clock import local_date
+from haochaping.db import Database
 from haochaping.evaluations.models import Credit, Evaluation
 from haochaping.policy import service as policy
 from haochaping.statistics import queue
@@ -84,7 +85,7 @@ class Geography:
 
     @classmethod
     def load(cls, session: Session) -> Geography:
-        return cls(session.execute(select(Region.code, Region.level, Region.path)).tuples())
+        return cls(session.execute(select(Region.code, Region.level, Region.path)))
 
 
 @dataclass
@@ -279,7 +280,7 @@ def _expired_units(
             )
             .join(Case, Case.id == Occasion.case_id)
             .where(Occasion.id.in_(occasion_ids[start : start + 5000]))
-        ).tuples()
+        )
         for (
             closed,
             rates_staff,
@@ -351,14 +352,14 @@ def _take(session: Session, limit: int) -> list[tuple[str, int, int]]:
                 "LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING kind, ref_id, sign"
             ),
             {"n": limit},
-        ).tuples()
+        )
         return list(rows)
     picked = list(
         session.execute(
             select(StatPending.id, StatPending.kind, StatPending.ref_id, StatPending.sign)
             .order_by(StatPending.id)
             .limit(limit)
-        ).tuples()
+        )
     )
     if picked:
         session.execute(delete(StatPending).where(StatPending.id.in_([p[0] for p in picked])))
@@ -388,11 +389,9 @@ def rebuild(
     progress: Callable[[int, int], None] | None = None,
 ) -> RebuildResult:
     """Recount the rollups from the raw evaluations (revoked ones excluded) and expired
-    occasions, replacing what they held. Run in one transaction: on PostgreSQL under
-    REPEATABLE READ, so that what arrives meanwhile stays queued and is folded afterwards,
-    neither lost nor counted twice."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+    occasions, replacing what they held, in the session's transaction. ``rebuild_database``
+    runs it under REPEATABLE READ on PostgreSQL, so that what arrives meanwhile stays queued
+    and is folded afterwards, neither lost nor counted twice."""
     for model in (StatPending, StatMonth, StatDay, StatLabel):
         session.execute(delete(model))
     geo = Geography.load(session)
@@ -431,6 +430,16 @@ def rebuild(
     return result
 
 
-def local_month(value: datetime) -> int:
-    day: date = local_date(value)
-    return day.year * 100 + day.month
+def rebuild_database(
+    db: Database, *, batch: int = 20000, progress: Callable[[int, int], None] | None = None
+) -> RebuildResult:
+    """``rebuild`` in a transaction of its own, one snapshot of the data on PostgreSQL."""
+    options = {"isolation_level": "REPEATABLE READ"} if not db.is_sqlite else {}
+    with db.engine.connect().execution_options(**options) as conn, conn.begin():
+        session = Session(bind=conn)
+        try:
+            result = rebuild(session, batch=batch, progress=progress)
+            session.flush()
+        finally:
+            session.close()
+    return result

@@ -123,7 +123,7 @@ def list_units(
             return []
         return _line_or_item_units(session, dimension, line_region(session, region))
     orgs = _orgs(session, access, region, org_id)
-    lines = dict(session.execute(select(BusinessLine.id, BusinessLine.name)).tuples().all())
+    lines = dict(session.execute(select(BusinessLine.id, BusinessLine.name)).all())
     if dimension is Dimension.org:
         return [
             Unit(
@@ -171,7 +171,7 @@ def region_unit(region: Region) -> Unit:
 
 
 def _levels(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Region.code, Region.level)).tuples().all())
+    return dict(session.execute(select(Region.code, Region.level)).all())
 
 
 def _line_name(org: Organization, lines: dict[int, str]) -> str:
@@ -219,7 +219,7 @@ def _line_or_item_units(session: Session, dimension: Dimension, region: Region) 
         .join(Organization, Organization.id == ServiceItem.org_id)
         .where(Organization.region_code.in_(_subtree(session, region)))
         .order_by(ServiceItem.code)
-    ).tuples()
+    )
     kinds = {"immediate": "即办件", "promised": "承诺件"}
     return [
         Unit(dimension, unit_key("item", i, region.code), code, name, kinds.get(kind, kind))

@@ -31,6 +31,7 @@ from haochaping.protection import install as install_protections
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.scores.api import router as scores_router
 from haochaping.statistics.api import router as statistics_router
+from haochaping.statistics.pages import router as statistics_pages
 from haochaping.textreview.api import router as text_reviews_router
 from haochaping.textreview.pages import router as text_review_pages
 from haochaping.workorders.api import router as workorders_router
@@ -133,6 +134,7 @@ def create_app(
     app.include_router(console_router)
     app.include_router(text_review_pages)
     app.include_router(workorder_pages)
+    app.include_router(statistics_pages)
     app.mount(STATIC_PATH, static_files(), name="console_static")
     return app
 

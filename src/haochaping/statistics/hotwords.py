@@ -183,9 +183,11 @@ def hot_words(
 
 def reviews_with_word(
     session: Session, access: Scope, unit: Unit, period: Period, word: str, *, limit: int = 200
-) -> list[int]:
-    """Ids of the unit's bad reviews in the period whose text contains ``word``."""
+) -> list[Evaluation]:
+    """The unit's bad reviews in the period whose text contains ``word``, newest first."""
     query = review_query(session, access, unit, period).where(
         Evaluation.text.contains(word, autoescape=True)
     )
-    return [int(i) for i, _ in session.execute(query.limit(limit))]
+    ids = [int(i) for i, _ in session.execute(query.limit(limit))]
+    found = {e.id: e for e in session.scalars(select(Evaluation).where(Evaluation.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]

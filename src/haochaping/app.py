@@ -29,6 +29,9 @@ from haochaping.evaluations.api import router as evaluations_router
 from haochaping.logfilter import configure_logging
 from haochaping.protection import install as install_protections
 from haochaping.protection.ratelimit import RateLimit
+from haochaping.public import STATIC_PATH as PUBLIC_STATIC_PATH
+from haochaping.public import router as public_router
+from haochaping.public import static_files as public_static_files
 from haochaping.scores.api import router as scores_router
 from haochaping.statistics.api import router as statistics_router
 from haochaping.statistics.pages import router as statistics_pages
@@ -136,6 +139,8 @@ def create_app(
     app.include_router(workorder_pages)
     app.include_router(statistics_pages)
     app.mount(STATIC_PATH, static_files(), name="console_static")
+    app.include_router(public_router)
+    app.mount(PUBLIC_STATIC_PATH, public_static_files(), name="public_static")
     return app
 
 
@@ -143,8 +148,13 @@ async def _sweep_forever(db: Database, clock: Callable[[], datetime], interval: 
     while True:
         try:
             result = await asyncio.to_thread(sweeper.run_sweep, db, clock())
-            if result.total or result.failed:
-                log.info("sweep: %s processed, %s failed", result.processed, result.failed)
+            if result.total or result.failed or result.folded:
+                log.info(
+                    "sweep: %s processed, %s failed, %s folded into statistics",
+                    result.processed,
+                    result.failed,
+                    result.folded,
+                )
         except Exception:
             log.exception("sweep failed")
         await asyncio.sleep(interval)

@@ -45,13 +45,8 @@ def run_sweep(db: Database, now: datetime, *, batch: int = 500) -> SweepResult:
             break
     # The rollups count what the sweep (defaults, expiries) and the requests since the last
     # sweep stored (issue 6).
-    folded = fold_statistics(db)
-    if folded:
-        total.processed[STATISTICS_KIND] = folded
+    total.folded = fold_statistics(db)
     return total
-
-
-STATISTICS_KIND = "statistics"
 
 
 def fold_statistics(db: Database, *, batch: int = 20000) -> int:

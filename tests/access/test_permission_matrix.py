@@ -29,6 +29,7 @@ from tests.api_clients import add_business_client, add_official
 from tests.factories import T0, make_catalog
 
 NOW = T0 + timedelta(hours=1)
+MONTH = NOW.strftime("%Y-%m")
 APPLICANT = {
     "type": "person",
     "name": "王五",
@@ -79,6 +80,8 @@ def _expect(ok: set[str], out: set[str], denied: set[str] | None = None) -> dict
 
 READERS_IN = {"admin", "sup_in", "org_in", "auditor_in"}
 READERS_OUT = {"sup_out", "org_out", "auditor_out"}
+REGION_READERS_IN = {"admin", "sup_in", "auditor_in"}
+REGION_READERS_OUT = {"sup_out", "auditor_out"}
 CLIENTS = ({"client_in"}, {"client_out"})
 
 
@@ -88,6 +91,12 @@ def _no_case(response: httpx.Response) -> bool:
 
 def _no_s1(response: httpx.Response) -> bool:
     return not any(item.get("code") == "S1" for item in response.json().get("items", []))
+
+
+def _xlsx_without_s1(response: httpx.Response) -> bool:
+    sheet = load_workbook(io.BytesIO(response.content), read_only=True).active
+    assert sheet is not None
+    return not any("S1" in row for row in sheet.iter_rows(values_only=True))
 
 
 def _bulk_refused(response: httpx.Response) -> bool:
@@ -133,6 +142,7 @@ def matrix(world: World) -> dict[tuple[str, str], tuple[Probe, Any]]:
     }
     rating = {"occasion_id": occasion_id, "level": 4, "channel": 4}
     public = {name: "ok" for name in PRINCIPALS}
+    staff_of_o1 = f"dimension=staff&org={world.org_id}&period={MONTH}"
     return {
         ("GET", "/api/v1/health"): (Probe("GET", "/api/v1/health"), public),
         ("POST", "/api/v1/cases"): (
@@ -183,6 +193,44 @@ def matrix(world: World) -> dict[tuple[str, str], tuple[Probe, Any]]:
         ("GET", "/api/v1/scores"): (
             Probe("GET", "/api/v1/scores?dimension=staff", empty=_no_s1),
             _expect(READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"}),
+        ),
+        # Issue 6: statistics read the folded rollups, inside the caller's subtree; the region
+        # dimension is for region-wide roles (an organisation's manager lacks it: denied).
+        ("GET", "/api/v1/stats/table"): (
+            Probe(
+                "GET",
+                f"/api/v1/stats/table?dimension=staff&org={world.org_id}&period={MONTH}",
+                empty=_no_s1,
+            ),
+            _expect(READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"}),
+        ),
+        ("GET", "/api/v1/stats/ranking"): (
+            Probe(
+                "GET",
+                f"/api/v1/stats/ranking?dimension=staff&org={world.org_id}&period={MONTH}",
+                empty=_no_s1,
+            ),
+            _expect(READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"}),
+        ),
+        ("GET", "/api/v1/stats/export.xlsx"): (
+            Probe(
+                "GET",
+                f"/api/v1/stats/export.xlsx?{staff_of_o1}",
+                empty=_xlsx_without_s1,
+            ),
+            _expect(READERS_IN | {"staff_in"}, READERS_OUT | {"staff_out"}),
+        ),
+        ("GET", "/api/v1/stats/focus"): (
+            Probe("GET", f"/api/v1/stats/focus?dimension=region&region=450224&period={MONTH}"),
+            _expect(REGION_READERS_IN, REGION_READERS_OUT),
+        ),
+        ("GET", "/api/v1/stats/overview"): (
+            Probe("GET", f"/api/v1/stats/overview?dimension=region&key=450224&period={MONTH}"),
+            _expect(REGION_READERS_IN, REGION_READERS_OUT),
+        ),
+        ("GET", "/api/v1/stats/hot-words"): (
+            Probe("GET", f"/api/v1/stats/hot-words?dimension=region&key=450224&period={MONTH}"),
+            _expect(REGION_READERS_IN, REGION_READERS_OUT),
         ),
         ("GET", "/api/v1/work-orders"): (
             Probe("GET", "/api/v1/work-orders?org=O1", empty=_no_order),
@@ -243,12 +291,13 @@ class World:
     order_no: str = ""
     review_id: int = 0
     attachment_id: int = 0
+    org_id: int = 0
 
 
 @pytest.fixture
 def world(committed_db: Database) -> Iterator[World]:
     with committed_db.transaction() as session:
-        make_catalog(session)
+        org_id = make_catalog(session)["orgs"]["O1"].id
     app = create_app(committed_db, clock=lambda: NOW, tick_interval=0)
     callers: dict[str, dict[str, Any]] = {}
     for name, grants in PRINCIPALS.items():
@@ -300,7 +349,14 @@ def world(committed_db: Database) -> Iterator[World]:
         attachment_id = r.json()["id"]
         (review,) = tc.get("/api/v1/text-reviews", **callers["sup_in"]).json()["items"]
         yield World(
-            app, callers, occasion_id, evaluation_id, order["order_no"], review["id"], attachment_id
+            app,
+            callers,
+            occasion_id,
+            evaluation_id,
+            order["order_no"],
+            review["id"],
+            attachment_id,
+            org_id,
         )
 
 

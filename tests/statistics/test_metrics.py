@@ -133,7 +133,7 @@ def test_scope_a_county_office_sees_its_subtree_only(session: Session) -> None:
     assert orgs == {"O1", "O2"}
     with pytest.raises(DomainError) as refused:
         service.table(session, county, service.Selection(Dimension.org, PERIOD, region="450225"))
-    assert refused.value.code == "region_out_of_scope"
+    assert refused.value.code == "out_of_scope"
     clerk = official(session, "ck-s1-stats", "window_staff:S1").scope
     assert [
         r.code for r in service.table(session, clerk, service.Selection(Dimension.staff, PERIOD))

@@ -13,6 +13,7 @@ from haochaping.cli import (
     demo,
     keys,
     policy,
+    report,
     server,
     stats,
     users,
@@ -31,6 +32,7 @@ app.add_typer(keys.app, name="keys", help="个人信息加密密钥")
 app.add_typer(audit.app, name="audit", help="审计日志")
 app.add_typer(workorders.app, name="workorder", help="差评工单：列表、详情、文书")
 app.add_typer(stats.app, name="stats", help="统计汇总表：补计、重建")
+app.add_typer(report.app, name="report", help="统计报表与“好差评”情况通报")
 app.command("serve")(server.serve)
 app.command("tick")(server.tick)
 app.command("demo")(demo.demo)

@@ -58,6 +58,8 @@ def tick(
     console.print(f"处理时间 {at.isoformat()}：共处理 {result.total} 项")
     for kind, n in sorted(result.processed.items()):
         console.print(f"  {kind}: {n}")
+    if result.folded:
+        console.print(f"  统计汇总：并入 {result.folded} 条")
     if result.failed:
         console.print(f"[red]失败 {result.failed} 项（已记录，将在下次重试）[/red]")
         raise typer.Exit(1)

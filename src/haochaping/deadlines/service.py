@@ -26,6 +26,9 @@ MAX_ATTEMPTS = 5
 class SweepResult:
     processed: dict[str, int] = field(default_factory=dict)
     failed: int = 0
+    # Statistics queue entries folded into the rollups after the deadlines (issue 6); kept
+    # apart from ``processed`` so that ``total`` counts due rows only.
+    folded: int = 0
 
     @property
     def total(self) -> int:

@@ -96,15 +96,7 @@ def add_sheet(
     workbook: Workbook, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """One formatted sheet: bold frozen header, percentages and scores formatted, widths."""
-    if (
-        len(workbook.worksheets) == 1
-        and workbook.active is not None
-        and not workbook.active["A1"].value
-    ):
-        sheet = workbook.active
-        sheet.title = title[:31]
-    else:
-        sheet = workbook.create_sheet(title[:31])
+    sheet = workbook.create_sheet(title[:31])
     sheet.append(list(columns))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -122,6 +114,14 @@ def add_sheet(
     sheet.freeze_panes = "C2"
 
 
+def new_workbook() -> Workbook:
+    """A workbook without openpyxl's default empty sheet."""
+    workbook = Workbook()
+    if workbook.active is not None:
+        workbook.remove(workbook.active)
+    return workbook
+
+
 def workbook_bytes(workbook: Workbook) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -129,18 +129,18 @@ def workbook_bytes(workbook: Workbook) -> bytes:
 
 
 def table_xlsx(title: str, rows: Sequence[UnitMetrics]) -> bytes:
-    workbook = Workbook()
+    workbook = new_workbook()
     add_sheet(workbook, title, METRIC_COLUMNS, [metric_values(r) for r in rows])
     return workbook_bytes(workbook)
 
 
 def ranking_xlsx(title: str, rows: Sequence[RankedUnit]) -> bytes:
-    workbook = Workbook()
+    workbook = new_workbook()
     add_sheet(workbook, title, [*RANK_COLUMNS, *METRIC_COLUMNS], [ranked_values(r) for r in rows])
     return workbook_bytes(workbook)
 
 
 def focus_xlsx(title: str, entries: Sequence[FocusEntry]) -> bytes:
-    workbook = Workbook()
+    workbook = new_workbook()
     add_sheet(workbook, title, FOCUS_COLUMNS, [focus_values(e) for e in entries])
     return workbook_bytes(workbook)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
@@ -31,6 +31,14 @@ from haochaping.evaluations.models import CHANNEL_NAMES, Channel
 from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.statistics import hotwords, service
+from haochaping.statistics.bulletin import (
+    DOCX_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    bulletin_filename,
+    document,
+    gather,
+    workbook,
+)
 from haochaping.statistics.export import FOCUS_REASONS
 from haochaping.statistics.metrics import period_bounds
 from haochaping.statistics.periods import Period, current_month, parse_period
@@ -434,6 +442,32 @@ def _workorders_link(session: Session, view: View, period: Period) -> str:
 
 def _last_day(period: Period) -> date:
     return period.end - timedelta(days=1)
+
+
+@router.get("/bulletin.{extension}", summary="下载“好差评”情况通报（G2）")
+def bulletin(
+    session: SessionDep,
+    now: NowDep,
+    reader: Reader,
+    extension: Literal["docx", "xlsx"],
+    region: Annotated[str | None, Query(max_length=12, pattern=r"^\d{6,12}$")] = None,
+    period: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """The bulletin of a region of the caller's subtree: the Word 通报 or its workbook, the same
+    files as ``haochaping report bulletin``."""
+    _, principal = reader
+    chosen = _period(local_date(now), period)
+    gathered = gather(session, principal.scope, region, chosen, now=now)
+    if extension == "docx":
+        content, media_type = document.render(gathered), DOCX_MEDIA_TYPE
+    else:
+        content, media_type = workbook.render(gathered), XLSX_MEDIA_TYPE
+    name = bulletin_filename(gathered.region_code, chosen, extension)
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 @router.get("/reviews", summary="含热词的差评")

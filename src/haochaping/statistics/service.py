@@ -25,6 +25,7 @@ from haochaping.statistics.schemas import (
 )
 from haochaping.statistics.units import (
     Unit,
+    check_dimension,
     describe_unit,
     home_region,
     list_units,
@@ -74,6 +75,7 @@ def _own_region(session: Session, access: Scope) -> str | None:
 
 
 def units_of(session: Session, access: Scope, selection: Selection) -> list[Unit]:
+    check_dimension(access, selection.dimension)
     region = None
     if selection.org_id is None and selection.window_id is None:
         region = resolve_region(session, access, selection.region)
@@ -110,6 +112,8 @@ def table(session: Session, access: Scope, selection: Selection) -> list[UnitMet
 
 
 def _region_of(session: Session, access: Scope, selection: Selection) -> Region | None:
+    # A role without the dimension is refused as such before its region is looked at.
+    check_dimension(access, selection.dimension)
     if selection.org_id is not None or selection.window_id is not None:
         return None
     return resolve_region(session, access, selection.region)

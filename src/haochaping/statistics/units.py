@@ -79,7 +79,7 @@ def region_in_scope(session: Session, access: Scope, code: str) -> Region:
         raise NotFound("region_not_found", "未找到该行政区划", details={"code": code})
     if not access.everything and not any(region.path.startswith(p) for p in access.region_paths):
         raise DomainError(
-            "region_out_of_scope",
+            "out_of_scope",
             "该地区不在您的授权范围内",
             details={"code": code},
             status_code=403,

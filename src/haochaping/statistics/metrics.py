@@ -75,7 +75,9 @@ class Sums:
         active_n = self.evaluations - self.default_evaluations
         active_tx = self.transactions - self.default_transactions
         low = sum(self.levels[:focus_max_level])
-        return UnitMetrics(
+        # Built without validation: every value is computed here (a city's items are
+        # thousands of rows).
+        return UnitMetrics.model_construct(
             dimension=unit.dimension,
             key=unit.key,
             code=unit.code,
@@ -85,12 +87,12 @@ class Sums:
             evaluations=self.evaluations,
             transactions=self.transactions,
             average=_ratio(self.points, self.transactions),
-            active=Part(
+            active=Part.model_construct(
                 evaluations=active_n,
                 transactions=active_tx,
                 average=_ratio(self.points - self.default_points, active_tx),
             ),
-            default=Part(
+            default=Part.model_construct(
                 evaluations=self.default_evaluations,
                 transactions=self.default_transactions,
                 average=_ratio(self.default_points, self.default_transactions),
@@ -103,6 +105,9 @@ class Sums:
             coverage=_ratio(active_n, self.evaluations + self.expired),
             low=low,
             low_share=_ratio(low, self.evaluations),
+            # Given, not left to its default factory: pydantic inspects a factory's signature
+            # on every call of ``model_construct``.
+            work_orders=WorkOrderTally.model_construct(),
         )
 
 

@@ -125,14 +125,9 @@ def list_units(
     orgs = _orgs(session, access, region, org_id)
     lines = dict(session.execute(select(BusinessLine.id, BusinessLine.name)).all())
     if dimension is Dimension.org:
+        levels = _levels(session)
         return [
-            Unit(
-                dimension,
-                str(o.id),
-                o.code,
-                o.name,
-                _org_group(o, lines, levels=_levels(session)),
-            )
+            Unit(dimension, str(o.id), o.code, o.name, _org_group(o, lines, levels=levels))
             for o in orgs
         ]
     by_id = {o.id: o for o in orgs}

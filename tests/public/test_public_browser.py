@@ -18,7 +18,7 @@ from tests import browser_support
 
 # Skips this module when Playwright or Chromium is missing (tests/browser_support.py).
 from tests.browser_support import Browser, Page, expect, free_port
-from tests.public.test_public_pages import APPROVED, NOW, build_world, mount, profiles
+from tests.public.test_public_pages import APPROVED, NOW, build_world, profiles
 
 # The shared Chromium of this module (tests/browser_support.py), and the test profiles.
 browser = browser_support.browser
@@ -31,7 +31,7 @@ PHONE_WIDTH = 375
 def server(committed_db: Database, profiles: None) -> Iterator[str]:
     get_settings.cache_clear()
     build_world(committed_db)
-    app = mount(create_app(db=committed_db, clock=lambda: NOW, tick_interval=0))
+    app = create_app(db=committed_db, clock=lambda: NOW, tick_interval=0)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)

@@ -38,8 +38,7 @@ from haochaping.protection.ratelimit import (
     api_routes,
     route_rate_limits,
 )
-from haochaping.public import STATIC_PATH, reading, static_files
-from haochaping.public import router as public_router
+from haochaping.public import reading
 from haochaping.public.reading import format_score, format_share
 from haochaping.statistics import rollup
 from haochaping.statistics import service as statistics
@@ -230,14 +229,6 @@ def build_world(db: Database) -> World:
     return World(orgs, order_nos, case_nos)
 
 
-def mount(app: FastAPI) -> FastAPI:
-    """Add the public pages unless the application already serves them."""
-    if not any(getattr(r, "path", "") == "/public/" for r in api_routes(app)):
-        app.include_router(public_router)
-        app.mount(STATIC_PATH, static_files(), name="public_static")
-    return app
-
-
 @pytest.fixture
 def world(committed_db: Database, profiles: None) -> World:
     return build_world(committed_db)
@@ -245,7 +236,7 @@ def world(committed_db: Database, profiles: None) -> World:
 
 @pytest.fixture
 def client(committed_db: Database, world: World) -> Iterator[TestClient]:
-    app = mount(create_app(db=committed_db, clock=lambda: NOW, tick_interval=0))
+    app = create_app(db=committed_db, clock=lambda: NOW, tick_interval=0)
     with TestClient(app) as c:
         yield c
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from haochaping.cases.models import Case
@@ -293,43 +293,55 @@ def period_bounds(period: Period) -> tuple[datetime, datetime]:
 def work_order_tallies(
     session: Session, dimension: Dimension, keys: Iterable[str], period: Period
 ) -> dict[str, WorkOrderTally]:
-    """F1-F6 figures of the work orders received in the period, per unit."""
+    """F1-F6 figures of the work orders received in the period, per unit: counted by the
+    database per (organisation, window, staff, region, line, item) group, then added up per
+    unit here (a region counts its sub-regions' groups)."""
     wanted = set(keys)
     if not wanted:
         return {}
     start, end = period_bounds(period)
-    query = (
-        select(
-            WorkOrder.org_id,
-            WorkOrder.window_id,
-            WorkOrder.staff_id,
-            WorkOrder.region_code,
-            Case.line_id,
-            Case.item_id,
-            WorkOrder.state,
-            WorkOrder.overdue,
-            WorkOrder.resolution,
-            WorkOrder.appeal_filed_at,
-            WorkOrder.real_name,
-            WorkOrder.rater_satisfied,
-            WorkOrder.deduction_points,
-        )
-        .outerjoin(Case, Case.id == WorkOrder.case_id)
-        .where(and_(WorkOrder.received_at >= start, WorkOrder.received_at < end))
+    closed = WorkOrder.state.in_((State.closed.value, State.revoked.value))
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    measures = (
+        func.count(),
+        count(closed),
+        count(WorkOrder.overdue.is_(True)),
+        count(and_(closed, WorkOrder.overdue.is_(False))),
+        count(and_(WorkOrder.resolution == "rectify", WorkOrder.state == State.closed.value)),
+        count(WorkOrder.appeal_filed_at.is_not(None)),
+        count(WorkOrder.state == State.revoked.value),
+        count(WorkOrder.real_name.is_(True)),
+        count(and_(WorkOrder.real_name.is_(True), WorkOrder.rater_satisfied.is_not(None))),
+        func.coalesce(func.sum(WorkOrder.deduction_points), 0.0),
     )
-    if dimension is Dimension.org:
-        query = query.where(WorkOrder.org_id.in_(_ints(wanted)))
-    elif dimension is Dimension.staff:
-        query = query.where(WorkOrder.staff_id.in_(_ints(wanted)))
-    elif dimension is Dimension.window:
-        query = query.where(WorkOrder.window_id.in_(_ints(wanted)))
-    geo = Geography.load(session) if dimension is not Dimension.org else None
+    groups = {
+        Dimension.org: (WorkOrder.org_id,),
+        Dimension.window: (WorkOrder.window_id,),
+        Dimension.staff: (WorkOrder.staff_id,),
+        Dimension.region: (WorkOrder.region_code,),
+        Dimension.line: (WorkOrder.region_code, Case.line_id),
+        Dimension.item: (WorkOrder.region_code, Case.item_id),
+    }[dimension]
+    query = (
+        select(*groups, *measures)
+        .where(WorkOrder.received_at >= start, WorkOrder.received_at < end)
+        .group_by(*groups)
+    )
+    if dimension in (Dimension.line, Dimension.item):
+        query = query.join(Case, Case.id == WorkOrder.case_id)
+    if dimension in (Dimension.org, Dimension.window, Dimension.staff):
+        ids = _ints(wanted)
+        column = groups[0]
+        query = query.where(column.in_(ids)) if len(ids) <= _CHUNK else query
+    geo = Geography.load(session) if len(groups) > 1 or dimension is Dimension.region else None
     result: dict[str, WorkOrderTally] = {}
     for row in session.execute(query):
-        org, window, staff, region, line, item = row[:6]
-        for key in _order_keys(dimension, geo, org, window, staff, region, line, item):
+        for key in _group_keys(dimension, geo, row[: len(groups)]):
             if key in wanted:
-                _count(result.setdefault(key, WorkOrderTally()), row[6:])
+                _add(result.setdefault(key, WorkOrderTally()), row[len(groups) :])
     for tally in result.values():
         tally.revisit_rate = tally.revisited / tally.real_name if tally.real_name else None
     return result
@@ -339,41 +351,31 @@ def _ints(keys: set[str]) -> list[int]:
     return sorted(int(k) for k in keys if k.isdigit())
 
 
-def _order_keys(
-    dimension: Dimension,
-    geo: Geography | None,
-    org: int,
-    window: int | None,
-    staff: int | None,
-    region: str,
-    line: int | None,
-    item: int | None,
-) -> list[str]:
-    if dimension is Dimension.org:
-        return [str(org)]
-    if dimension is Dimension.window:
-        return [str(window)] if window is not None else []
-    if dimension is Dimension.staff:
-        return [str(staff)] if staff is not None else []
+def _group_keys(dimension: Dimension, geo: Geography | None, group: Sequence[object]) -> list[str]:
+    if dimension in (Dimension.org, Dimension.window, Dimension.staff):
+        return [str(group[0])] if group[0] is not None else []
     assert geo is not None
+    region = str(group[0])
     if dimension is Dimension.region:
         return geo.ancestors.get(region, [region])
-    ident = line if dimension is Dimension.line else item
+    ident = group[1]
     if ident is None:
         return []
     return [f"{r}:{ident}" for r in geo.upper.get(region, [region])]
 
 
-def _count(tally: WorkOrderTally, row: Sequence[object]) -> None:
-    state, overdue, resolution, appeal_filed_at, real_name, satisfied, deduction = row
-    tally.opened += 1
-    closed = state in (State.closed.value, State.revoked.value)
-    tally.closed += int(closed)
-    tally.overdue += int(bool(overdue))
-    tally.on_time += int(closed and not overdue)
-    tally.rectified += int(resolution == "rectify" and state == State.closed.value)
-    tally.appealed += int(appeal_filed_at is not None)
-    tally.upheld += int(state == State.revoked.value)
-    tally.real_name += int(bool(real_name))
-    tally.revisited += int(bool(real_name) and satisfied is not None)
-    tally.deductions += float(deduction or 0.0)  # type: ignore[arg-type]
+def _add(tally: WorkOrderTally, row: Sequence[object]) -> None:
+    opened, closed, overdue, on_time, rectified, appealed, upheld, real_name, revisited = (
+        int(v)
+        for v in row[:9]  # type: ignore[call-overload]
+    )
+    tally.opened += opened
+    tally.closed += closed
+    tally.overdue += overdue
+    tally.on_time += on_time
+    tally.rectified += rectified
+    tally.appealed += appealed
+    tally.upheld += upheld
+    tally.real_name += real_name
+    tally.revisited += revisited
+    tally.deductions += float(row[9] or 0.0)  # type: ignore[arg-type]

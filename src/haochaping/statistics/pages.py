@@ -348,10 +348,12 @@ def dashboard(
     window: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     staff: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     period: Annotated[str | None, Query(max_length=20)] = None,
-    channel: Annotated[int | None, Query(ge=1, le=7)] = None,
+    # The filter form sends ``channel=`` for 全部渠道.
+    channel_code: Annotated[str | None, Query(alias="channel", pattern=r"^[1-7]?$")] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     (user, login), principal = reader
+    channel = int(channel_code) if channel_code else None
     today = local_date(now)
     chosen = _period(today, period)
     view = _view(session, principal, region=region, org=org, window=window, staff=staff)

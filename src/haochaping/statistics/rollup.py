@@ -466,34 +466,40 @@ _PAIRS_SQL = """
 INSERT INTO stat_pairs
 WITH cr AS (
     SELECT c.id AS cid, c.evaluation_id AS eid, c.staff_id, c.org_id, c.line_id,
-           c.region_code, c.item_id, c.weight, c.counts_for_units, cs.window_id
+           c.region_code, c.item_id, c.weight, c.counts_for_units, c.shared, cs.window_id
     FROM evaluation_credits c
     JOIN evaluations e ON e.id = c.evaluation_id
     LEFT JOIN cases cs ON cs.id = e.case_id
-    {source}
+    {where}
 ),
 units AS (
-    SELECT eid, cid, 'staff' AS dimension, staff_id::text AS unit, weight
+    SELECT eid, cid, shared, 'staff' AS dimension, staff_id::text AS unit, weight
     FROM cr WHERE staff_id IS NOT NULL
     UNION ALL
-    SELECT eid, cid, 'item', a.ancestor || ':' || item_id, weight
+    SELECT eid, cid, shared, 'item', a.ancestor || ':' || item_id, weight
     FROM cr JOIN stat_regions a ON a.code = cr.region_code AND a.upper
     UNION ALL
-    SELECT eid, cid, 'org', org_id::text, weight FROM cr WHERE counts_for_units
+    SELECT eid, cid, shared, 'org', org_id::text, weight FROM cr WHERE counts_for_units
     UNION ALL
-    SELECT eid, cid, 'window', window_id::text, weight
+    SELECT eid, cid, shared, 'window', window_id::text, weight
     FROM cr WHERE counts_for_units AND window_id IS NOT NULL
     UNION ALL
-    SELECT eid, cid, 'region', a.ancestor, weight
+    SELECT eid, cid, shared, 'region', a.ancestor, weight
     FROM cr JOIN stat_regions a ON a.code = cr.region_code WHERE counts_for_units
     UNION ALL
-    SELECT eid, cid, 'line', a.ancestor || ':' || line_id, weight
+    SELECT eid, cid, shared, 'line', a.ancestor || ':' || line_id, weight
     FROM cr JOIN stat_regions a ON a.code = cr.region_code AND a.upper
     WHERE counts_for_units AND line_id IS NOT NULL
 ),
+-- An evaluation credited once reaches each unit once; only a shared one (a bundle's overall
+-- score, C2) needs its units deduplicated.
 once AS (
-    SELECT DISTINCT ON (eid, dimension, unit) eid, dimension, unit, weight
-    FROM units ORDER BY eid, dimension, unit, cid
+    SELECT eid, dimension, unit, weight FROM units WHERE NOT shared
+    UNION ALL
+    SELECT * FROM (
+        SELECT DISTINCT ON (eid, dimension, unit) eid, dimension, unit, weight
+        FROM units WHERE shared ORDER BY eid, dimension, unit, cid
+    ) deduplicated
 ),
 first AS (
     SELECT DISTINCT ON (c.evaluation_id) c.evaluation_id AS eid, {sign} AS sign,
@@ -501,7 +507,8 @@ first AS (
            (c.rated_at AT TIME ZONE 'Asia/Shanghai')::date AS day, e.is_bad, e.label_codes
     FROM evaluation_credits c
     JOIN evaluations e ON e.id = c.evaluation_id
-    {source}
+    {signs}
+    {where}
     ORDER BY c.evaluation_id, c.id
 )
 SELECT once.dimension, once.unit, first.day,
@@ -511,12 +518,14 @@ SELECT once.dimension, once.unit, first.day,
 FROM once JOIN first ON first.eid = once.eid
 """
 _RANGE = "WHERE e.revoked_at IS NULL AND c.evaluation_id >= :lo AND c.evaluation_id < :hi"
-_QUEUED = (
+# The queued ids through their index (``= ANY``), their net signs joined to the few rows found.
+_QUEUED = "WHERE c.evaluation_id = ANY(CAST(:ids AS int[]))"
+_SIGNS = (
     "JOIN unnest(CAST(:ids AS int[]), CAST(:signs AS int[])) AS queued(eid, sign) "
     "ON queued.eid = c.evaluation_id"
 )
-_REBUILD_PAIRS = _PAIRS_SQL.format(source=_RANGE, sign="1")
-_FOLD_PAIRS = _PAIRS_SQL.format(source=_QUEUED, sign="queued.sign")
+_REBUILD_PAIRS = _PAIRS_SQL.format(where=_RANGE, signs="", sign="1")
+_FOLD_PAIRS = _PAIRS_SQL.format(where=_QUEUED, signs=_SIGNS, sign="queued.sign")
 
 # Rows sorted by key, so that two folds lock the rows they share in the same order.
 _MONTH_SQL = """
@@ -610,6 +619,8 @@ def _rebuild_in_database(
     """PostgreSQL: the counting done inside the database, a range of evaluation ids at a time
     (three aggregating inserts per range), instead of every evaluation through Python."""
     _prepare_pairs(session, geo)
+    # Room for the sorts and hash aggregates of a range in memory (this transaction only).
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
     live = Evaluation.revoked_at.is_(None)
     low, high = session.execute(select(func.min(Evaluation.id), func.max(Evaluation.id))).one()
     if low is None:

@@ -12,13 +12,19 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haochaping import __version__, sweeper
 from haochaping.access.rules import Public
 from haochaping.cases.api import router as cases_router
+from haochaping.channels.api import router as channels_router
+from haochaping.channels.hotline_api import router as hotline_router
+from haochaping.channels.pages import STATIC_PATH as RATING_STATIC_PATH
+from haochaping.channels.pages import router as rating_pages
+from haochaping.channels.pages import static_files as rating_static_files
+from haochaping.channels.sms_api import router as sms_router
 from haochaping.clock import utcnow
 from haochaping.config import get_settings
 from haochaping.console import STATIC_PATH, static_files
@@ -32,6 +38,8 @@ from haochaping.protection.ratelimit import RateLimit
 from haochaping.public import STATIC_PATH as PUBLIC_STATIC_PATH
 from haochaping.public import router as public_router
 from haochaping.public import static_files as public_static_files
+from haochaping.public.pages import PREFIX as PUBLIC_PREFIX
+from haochaping.public.pages import error_page as public_error_page
 from haochaping.scores.api import router as scores_router
 from haochaping.statistics.api import router as statistics_router
 from haochaping.statistics.pages import router as statistics_pages
@@ -107,8 +115,11 @@ def create_app(
         return _error(422, "invalid_value", "提交的内容包含无法保存的字符或数值，请检查后重试")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, message = HTTP_CODES.get(exc.status_code, ("http_error", "请求无法处理"))
+        if request.url.path == PUBLIC_PREFIX or request.url.path.startswith(PUBLIC_PREFIX + "/"):
+            # A citizen on the public site gets a page, not JSON.
+            return public_error_page(exc.status_code, message)
         return _error(exc.status_code, code, message)
 
     @app.exception_handler(Exception)
@@ -134,6 +145,9 @@ def create_app(
     app.include_router(workorders_router, prefix="/api/v1")
     app.include_router(text_reviews_router, prefix="/api/v1")
     app.include_router(statistics_router, prefix="/api/v1")
+    app.include_router(sms_router, prefix="/api/v1")
+    app.include_router(hotline_router, prefix="/api/v1")
+    app.include_router(channels_router, prefix="/api/v1")
     app.include_router(console_router)
     app.include_router(text_review_pages)
     app.include_router(workorder_pages)
@@ -141,6 +155,8 @@ def create_app(
     app.mount(STATIC_PATH, static_files(), name="console_static")
     app.include_router(public_router)
     app.mount(PUBLIC_STATIC_PATH, public_static_files(), name="public_static")
+    app.include_router(rating_pages)
+    app.mount(RATING_STATIC_PATH, rating_static_files(), name="rating_static")
     return app
 
 

@@ -522,3 +522,16 @@ def test_G1_a_rate_limited_caller_gets_a_page_that_is_not_cached(
     assert r.status_code == 429 and r.headers["retry-after"] == "30"
     assert r.headers["cache-control"] == "no-store" and "etag" not in r.headers
     assert RATE_LIMITED_MESSAGE in r.text and '<html lang="zh-CN">' in r.text
+
+
+def test_head_and_unknown_addresses_answer_like_pages(client: TestClient) -> None:
+    """A cache or crawler may ask HEAD; a mistyped address under /public gets a page in
+    Chinese, not the API's JSON."""
+    head = client.head("/public/")
+    assert head.status_code == 200 and head.headers["cache-control"].startswith("public")
+    missing = client.get("/public/no-such-page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "页面不存在" in missing.text
+    refused = client.post("/public/")
+    assert refused.status_code == 405 and refused.headers["content-type"].startswith("text/html")

@@ -130,14 +130,14 @@ def _context(period: Period, now: datetime, **values: Any) -> dict[str, Any]:
     return {"nav": reading.navigation(period, now), "period": period, **values}
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def index(session: SessionDep, now: NowDep, period: PeriodQuery = "") -> Response:
     chosen = reading.period_from(period, now)
     provinces = reading.index(session, chosen)
     return render("index.html", **_context(chosen, now, provinces=provinces, base=PREFIX + "/"))
 
 
-@router.get("/regions/{code}", response_class=HTMLResponse)
+@router.api_route("/regions/{code}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def region(code: str, session: SessionDep, now: NowDep, period: PeriodQuery = "") -> Response:
     found = reading.find_region(session, code)
     chosen = reading.period_from(period, now)
@@ -149,7 +149,7 @@ def region(code: str, session: SessionDep, now: NowDep, period: PeriodQuery = ""
     )
 
 
-@router.get("/orgs/{ident}", response_class=HTMLResponse)
+@router.api_route("/orgs/{ident}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def org(ident: str, session: SessionDep, now: NowDep, period: PeriodQuery = "") -> Response:
     found = reading.find_org(session, ident)
     chosen = reading.period_from(period, now)

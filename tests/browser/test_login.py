@@ -5,12 +5,9 @@ Skipped when Chromium or Playwright is missing, except in CI (CI=true), where it
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from haochaping.accounts import service as accounts
 from haochaping.app import create_app
@@ -19,7 +16,7 @@ from haochaping.db import Database
 from tests import browser_support
 
 # Skips this module when Playwright or Chromium is missing (tests/browser_support.py).
-from tests.browser_support import Browser, Page, expect, free_port
+from tests.browser_support import Browser, Page, expect, serving
 from tests.factories import T0, make_catalog
 
 INITIAL = "Initial-pass-2026"
@@ -52,19 +49,8 @@ def server(committed_db: Database) -> Iterator[str]:
         )
     assert get_settings().cookie_secure
     app = create_app(db=committed_db, tick_interval=0)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -4,12 +4,9 @@ missing, except in CI (CI=true), where it fails."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from haochaping.app import create_app
 from haochaping.config import get_settings
@@ -17,7 +14,7 @@ from haochaping.db import Database
 from tests import browser_support
 
 # Skips this module when Playwright or Chromium is missing (tests/browser_support.py).
-from tests.browser_support import Browser, Page, expect, free_port
+from tests.browser_support import Browser, Page, expect, serving
 from tests.public.test_public_pages import APPROVED, NOW, build_world, profiles
 
 # The shared Chromium of this module (tests/browser_support.py), and the test profiles.
@@ -32,19 +29,8 @@ def server(committed_db: Database, profiles: None) -> Iterator[str]:
     get_settings.cache_clear()
     build_world(committed_db)
     app = create_app(db=committed_db, clock=lambda: NOW, tick_interval=0)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture

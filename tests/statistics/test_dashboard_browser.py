@@ -5,12 +5,9 @@ Playwright; skipped when either is missing, except in CI (CI=true), where it fai
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from haochaping.app import create_app
 from haochaping.config import get_settings
@@ -19,7 +16,7 @@ from tests import browser_support
 from tests.api_clients import add_official
 
 # Skips this module when Playwright or Chromium is missing (tests/browser_support.py).
-from tests.browser_support import Browser, Page, expect, free_port
+from tests.browser_support import Browser, Page, expect, serving
 from tests.factories import T0
 from tests.statistics.fixture import build_november
 
@@ -36,19 +33,8 @@ def server(committed_db: Database) -> Iterator[tuple[str, str]]:
         build_november(session)
     office = add_official(committed_db, "zgb-gx", "supervisor:450000", now=T0)
     app = create_app(db=committed_db, clock=lambda: T0, tick_interval=0)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", office.token
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, office.token
 
 
 @pytest.fixture

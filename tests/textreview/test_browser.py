@@ -3,13 +3,10 @@ the text review pages mounted. Skipped when Chromium or Playwright is missing, e
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import uvicorn
 
 from haochaping.app import create_app
 from haochaping.config import get_settings
@@ -18,7 +15,7 @@ from tests import browser_support
 from tests.api_clients import Official, add_official
 
 # Skips this module when Playwright or Chromium is missing (tests/browser_support.py).
-from tests.browser_support import Browser, Page, expect, free_port
+from tests.browser_support import Browser, Page, expect, serving
 from tests.factories import T0, make_catalog
 from tests.textreview.conftest import rated, review_of
 from tests.textreview.test_api import mount
@@ -42,19 +39,8 @@ def server(committed_db: Database) -> Iterator[tuple[str, Official, list[int]]]:
         ids = [review_of(session, first).id, review_of(session, second).id]
     official = add_official(committed_db, "sup_browser", "supervisor:450224", now=NOW)
     app = mount(create_app(db=committed_db, clock=lambda: NOW, tick_interval=0))
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", official, ids
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, official, ids
 
 
 @pytest.fixture

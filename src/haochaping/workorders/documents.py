@@ -139,7 +139,7 @@ def document_filename(kind: str, order_no: str) -> str:
 # --- shared formatting helpers -------------------------------------------------------------
 
 
-def _set_fonts(rpr: BaseOxmlElement, east_asia: str, latin: str = LATIN_FONT) -> None:
+def set_fonts(rpr: BaseOxmlElement, east_asia: str, latin: str = LATIN_FONT) -> None:
     """Set w:rFonts on an rPr element, dropping theme fonts that would win over w:eastAsia."""
     rfonts = rpr.find(qn("w:rFonts"))
     if rfonts is None:
@@ -153,10 +153,16 @@ def _set_fonts(rpr: BaseOxmlElement, east_asia: str, latin: str = LATIN_FONT) ->
     rfonts.set(qn("w:eastAsia"), east_asia)
 
 
-def _new_document(
-    title: str, author: str, margins_cm: tuple[float, float, float, float]
+def new_document(
+    title: str,
+    author: str,
+    margins_cm: tuple[float, float, float, float],
+    *,
+    subject: str = "差评办件处理",
+    body_size: Length = SIZE_XIAOSI,
 ) -> DocxDocument:
-    """An A4 document whose defaults are 仿宋 in simplified Chinese, single spacing, no gaps."""
+    """An A4 document whose defaults are 仿宋 in simplified Chinese, single spacing, no gaps
+    (also the bulletins' base, statistics/bulletin/document.py)."""
     doc = Document()
     section = doc.sections[0]
     section.page_width = A4_WIDTH
@@ -171,14 +177,14 @@ def _new_document(
     if defaults is not None:
         rpr = defaults.find(f"{qn('w:rPrDefault')}/{qn('w:rPr')}")
         if rpr is not None:
-            _set_fonts(rpr, BODY_FONT)
+            set_fonts(rpr, BODY_FONT)
             lang = rpr.find(qn("w:lang"))
             if lang is not None:
                 lang.set(qn("w:eastAsia"), "zh-CN")
 
     normal = doc.styles["Normal"]
-    _set_fonts(normal.element.get_or_add_rPr(), BODY_FONT)
-    normal.font.size = SIZE_XIAOSI
+    set_fonts(normal.element.get_or_add_rPr(), BODY_FONT)
+    normal.font.size = body_size
     fmt = normal.paragraph_format
     fmt.space_before = Pt(0)
     fmt.space_after = Pt(0)
@@ -186,7 +192,7 @@ def _new_document(
 
     props = doc.core_properties
     props.title = title
-    props.subject = "差评办件处理"
+    props.subject = subject
     props.author = author
     props.last_modified_by = author
     props.comments = ""
@@ -203,7 +209,7 @@ def _add_run(
     bold: bool = False,
 ) -> Run:
     run = paragraph.add_run(text)
-    _set_fonts(run._element.get_or_add_rPr(), font)
+    set_fonts(run._element.get_or_add_rPr(), font)
     if size is not None:
         run.font.size = size
     if bold:
@@ -214,7 +220,7 @@ def _add_run(
 def _add_check(paragraph: Paragraph, checked: bool, size: Length) -> None:
     """A tick box; its glyph comes from a symbol font, since 仿宋 has no ☑/☐."""
     run = _add_run(paragraph, CHECKED if checked else UNCHECKED, size=size)
-    _set_fonts(run._element.get_or_add_rPr(), SYMBOL_FONT, latin=SYMBOL_FONT)
+    set_fonts(run._element.get_or_add_rPr(), SYMBOL_FONT, latin=SYMBOL_FONT)
 
 
 def _add_title(doc: DocxDocument, text: str) -> None:
@@ -296,7 +302,7 @@ def transfer_form_docx(form: TransferForm) -> bytes:
     if form.source_kind not in (0, *SOURCE_KIND_LABELS):
         raise ValueError(f"unknown source kind: {form.source_kind!r}")
     office = form.office_name or DEFAULT_OFFICE_LABEL
-    doc = _new_document(TRANSFER_TITLE, form.office_name, (2.5, 2.5, 2.5, 2.5))
+    doc = new_document(TRANSFER_TITLE, form.office_name, (2.5, 2.5, 2.5, 2.5))
     _add_title(doc, TRANSFER_TITLE)
     _add_order_line(doc, form.order_no)
 
@@ -425,7 +431,7 @@ def investigation_report_docx(report: InvestigationReport) -> bytes:
     and the closing 政府信息公开选项 line.
     """
     title = REPORT_TITLE_TEMPLATE.format(case_no=report.case_no or "　" * 4)
-    doc = _new_document(title, "", (3.7, 3.5, 2.8, 2.6))
+    doc = new_document(title, "", (3.7, 3.5, 2.8, 2.6))
     _add_order_line(doc, report.order_no)
     _add_title(doc, title)
     _add_body(

@@ -16,12 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Final
 
-from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.text import WD_LINE_SPACING, WD_PARAGRAPH_ALIGNMENT
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Cm, Length, Pt
 from docx.text.paragraph import Paragraph
 
@@ -29,15 +25,14 @@ from haochaping.statistics.bulletin import charts
 from haochaping.statistics.bulletin.content import Bulletin, DimensionSection
 from haochaping.statistics.schemas import DIMENSION_NAMES, Dimension, RankedUnit, UnitMetrics
 from haochaping.workorders.documents import (
-    A4_HEIGHT,
-    A4_WIDTH,
     BODY_FONT,
     HEADING_FONT,
-    LATIN_FONT,
     SIZE_ER,
     SIZE_SAN,
     SIZE_XIAOSI,
     TITLE_FONT,
+    new_document,
+    set_fonts,
 )
 
 KAITI: Final = "楷体"
@@ -117,51 +112,15 @@ def place(region: str, org: str, window: str) -> str:
 # --- docx helpers --------------------------------------------------------------------------------
 
 
-def _set_fonts(rpr: BaseOxmlElement, east_asia: str, latin: str = LATIN_FONT) -> None:
-    rfonts = rpr.find(qn("w:rFonts"))
-    if rfonts is None:
-        rfonts = OxmlElement("w:rFonts")
-        rpr.insert(0, rfonts)
-    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        rfonts.attrib.pop(qn(theme), None)
-    rfonts.set(qn("w:ascii"), latin)
-    rfonts.set(qn("w:hAnsi"), latin)
-    rfonts.set(qn("w:cs"), latin)
-    rfonts.set(qn("w:eastAsia"), east_asia)
-
-
 def _new_document(bulletin: Bulletin) -> DocxDocument:
-    doc = Document()
-    section = doc.sections[0]
-    section.page_width = A4_WIDTH
-    section.page_height = A4_HEIGHT
-    section.top_margin = Cm(3.7)
-    section.bottom_margin = Cm(3.5)
-    section.left_margin = Cm(2.8)
-    section.right_margin = Cm(2.6)
-    defaults = doc.styles.element.find(qn("w:docDefaults"))
-    if defaults is not None:
-        rpr = defaults.find(f"{qn('w:rPrDefault')}/{qn('w:rPr')}")
-        if rpr is not None:
-            _set_fonts(rpr, BODY_FONT)
-            lang = rpr.find(qn("w:lang"))
-            if lang is not None:
-                lang.set(qn("w:eastAsia"), "zh-CN")
-    normal = doc.styles["Normal"]
-    _set_fonts(normal.element.get_or_add_rPr(), BODY_FONT)
-    normal.font.size = SIZE_SAN
-    fmt = normal.paragraph_format
-    fmt.space_before = Pt(0)
-    fmt.space_after = Pt(0)
-    fmt.line_spacing_rule = WD_LINE_SPACING.SINGLE
-    props = doc.core_properties
-    props.title = bulletin.title
-    props.subject = "政务服务“好差评”情况通报"
-    props.author = bulletin.issuer or ""
-    props.last_modified_by = bulletin.issuer or ""
-    props.comments = ""
-    props.keywords = "好差评；通报"
-    props.language = "zh-CN"
+    doc = new_document(
+        bulletin.title,
+        bulletin.issuer or "",
+        (3.7, 3.5, 2.8, 2.6),
+        subject="政务服务“好差评”情况通报",
+        body_size=SIZE_SAN,
+    )
+    doc.core_properties.keywords = "好差评；通报"
     return doc
 
 
@@ -186,7 +145,7 @@ def _paragraph(
     paragraph.alignment = align
     if text:
         run = paragraph.add_run(text)
-        _set_fonts(run._element.get_or_add_rPr(), font)
+        set_fonts(run._element.get_or_add_rPr(), font)
         run.font.size = size
         if bold:
             run.bold = True
@@ -485,7 +444,7 @@ def _requirements(doc: DocxDocument, bulletin: Bulletin) -> None:
         paragraph = _paragraph(doc)
         for part, font in ((heading, KAITI), (text, BODY_FONT)):
             run = paragraph.add_run(part)
-            _set_fonts(run._element.get_or_add_rPr(), font)
+            set_fonts(run._element.get_or_add_rPr(), font)
             run.font.size = SIZE_SAN
 
 

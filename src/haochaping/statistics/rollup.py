@@ -517,9 +517,13 @@ SELECT once.dimension, once.unit, first.day,
        first.is_bad, CASE WHEN first.is_default THEN NULL ELSE first.label_codes END
 FROM once JOIN first ON first.eid = once.eid
 """
-_RANGE = "WHERE e.revoked_at IS NULL AND c.evaluation_id >= :lo AND c.evaluation_id < :hi"
+# The range on both tables, so that each is read through its index, not scanned whole.
+_RANGE = (
+    "WHERE e.revoked_at IS NULL AND e.id >= :lo AND e.id < :hi "
+    "AND c.evaluation_id >= :lo AND c.evaluation_id < :hi"
+)
 # The queued ids through their index (``= ANY``), their net signs joined to the few rows found.
-_QUEUED = "WHERE c.evaluation_id = ANY(CAST(:ids AS int[]))"
+_QUEUED = "WHERE c.evaluation_id = ANY(CAST(:ids AS int[])) AND e.id = ANY(CAST(:ids AS int[]))"
 _SIGNS = (
     "JOIN unnest(CAST(:ids AS int[]), CAST(:signs AS int[])) AS queued(eid, sign) "
     "ON queued.eid = c.evaluation_id"

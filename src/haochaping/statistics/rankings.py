@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from haochaping.policy.schemas import Supervision
 from haochaping.statistics.schemas import RankedUnit, UnitMetrics
@@ -23,51 +25,110 @@ def explanation(supervision: Supervision) -> str:
     )
 
 
-def rank(rows: Sequence[UnitMetrics], supervision: Supervision) -> list[RankedUnit]:
-    """Every row with its group's mean, shrunk score and rank (None when not ranked), ordered
-    by group, then rank, then the unranked."""
-    groups: dict[str, list[UnitMetrics]] = defaultdict(list)
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one unit stands in its group."""
+
+    shrunk: float | None
+    group_mean: float | None
+    ranked: bool
+    rank: int | None
+    group_size: int
+
+
+class Figures(Protocol):
+    """What a ranking reads of a unit (``UnitMetrics`` or a lighter row)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def evaluations(self) -> int: ...
+    @property
+    def transactions(self) -> int: ...
+    @property
+    def average(self) -> float | None: ...
+
+
+def standings(rows: Sequence[Figures], supervision: Supervision) -> dict[str, Standing]:
+    """Every unit's shrunk score and rank in its group (None when not ranked): the group's
+    mean counts as ``ranking_prior_weight`` evaluations beside the unit's own; a unit with
+    fewer than ``ranking_min_evaluations`` evaluations is not ranked."""
+    groups: dict[str, list[Figures]] = defaultdict(list)
     for row in rows:
         groups[row.group].append(row)
     prior = supervision.ranking_prior_weight
-    result: list[RankedUnit] = []
-    for group in sorted(groups):
-        members = groups[group]
+    minimum = supervision.ranking_min_evaluations
+    result: dict[str, Standing] = {}
+    for members in groups.values():
         points = sum((m.average or 0.0) * m.transactions for m in members)
         transactions = sum(m.transactions for m in members)
         mean = points / transactions if transactions else None
-        ranked: list[RankedUnit] = []
+        shrunk: dict[str, float | None] = {}
         for m in members:
             own = (m.average or 0.0) * m.transactions
-            shrunk = None
+            value = None
             if mean is not None and (prior + m.transactions):
-                shrunk = (prior * mean + own) / (prior + m.transactions)
-            entry = RankedUnit(
-                **m.model_dump(),
-                ranked=m.evaluations >= supervision.ranking_min_evaluations and shrunk is not None,
-                shrunk=shrunk,
-                group_mean=mean,
-            )
-            ranked.append(entry)
+                value = (prior * mean + own) / (prior + m.transactions)
+            shrunk[m.key] = value
         eligible = sorted(
-            (r for r in ranked if r.ranked),
-            key=lambda r: (-(r.shrunk or 0.0), -(r.average or 0.0), -r.evaluations, r.code),
+            (m for m in members if m.evaluations >= minimum and shrunk[m.key] is not None),
+            key=lambda m: (-(shrunk[m.key] or 0.0), -(m.average or 0.0), -m.evaluations, m.code),
         )
-        for position, entry in enumerate(eligible, start=1):
-            entry.rank = position
-        for entry in ranked:
-            entry.group_size = len(eligible)
-        unranked = sorted((r for r in ranked if not r.ranked), key=lambda r: r.code)
-        result.extend([*eligible, *unranked])
+        ranks = {m.key: position for position, m in enumerate(eligible, start=1)}
+        for m in members:
+            rank = ranks.get(m.key)
+            result[m.key] = Standing(shrunk[m.key], mean, rank is not None, rank, len(eligible))
     return result
 
 
-def bottom(ranked: Sequence[RankedUnit], n: int) -> set[str]:
+def rank(rows: Sequence[UnitMetrics], supervision: Supervision) -> list[RankedUnit]:
+    """Every row with its group's mean, shrunk score and rank (None when not ranked), ordered
+    by group, then rank, then the unranked."""
+    found = standings(rows, supervision)
+    ranked = [
+        RankedUnit(
+            # The row's own fields as they are (no dump and re-validation of nested models).
+            **row.__dict__,
+            ranked=found[row.key].ranked,
+            rank=found[row.key].rank,
+            group_size=found[row.key].group_size,
+            shrunk=found[row.key].shrunk,
+            group_mean=found[row.key].group_mean,
+        )
+        for row in rows
+    ]
+    return sorted(
+        ranked,
+        key=lambda r: (r.group, r.rank is None, r.rank or 0, "" if r.rank else r.code),
+    )
+
+
+def bottom(found: dict[str, Standing], n: int) -> set[str]:
     """Keys of the ``n`` last-ranked units of every group."""
-    return {r.key for r in ranked if r.rank is not None and r.rank > max(r.group_size - n, 0)}
+    return {
+        key
+        for key, standing in found.items()
+        if standing.rank is not None and standing.rank > max(standing.group_size - n, 0)
+    }
 
 
-def concentrated_low(rows: Sequence[UnitMetrics], supervision: Supervision) -> list[UnitMetrics]:
+class Shares(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def evaluations(self) -> int: ...
+    @property
+    def low_share(self) -> float | None: ...
+
+
+S = TypeVar("S", bound=Shares)
+
+
+def concentrated_low(rows: Sequence[S], supervision: Supervision) -> list[S]:
     """F6: units whose share of ratings at or below ``focus_max_level`` reaches
     ``focus_share``, once they have ``focus_min_evaluations``."""
     return sorted(

@@ -19,7 +19,6 @@ from haochaping.statistics.schemas import (
     Dimension,
     FocusEntry,
     Overview,
-    RankedUnit,
     Ranking,
     UnitMetrics,
 )
@@ -135,20 +134,68 @@ def ranking(session: Session, access: Scope, selection: Selection) -> Ranking:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Light:
+    """The few figures a focus list reads of a unit (thousands of staff on a province's page:
+    no full metrics for each)."""
+
+    key: str
+    code: str
+    name: str
+    group: str
+    evaluations: int
+    transactions: int
+    average: float | None
+    low: int
+
+    @property
+    def low_share(self) -> float | None:
+        return self.low / self.evaluations if self.evaluations else None
+
+
+def _light(
+    session: Session,
+    units: list[Unit],
+    period: Period,
+    *,
+    focus_max_level: int,
+    channel: int | None,
+) -> list[_Light]:
+    sums = (
+        metrics.read_sums(
+            session, units[0].dimension, [u.key for u in units], period.months, channel=channel
+        )
+        if units
+        else {}
+    )
+    rows = []
+    for u in units:
+        found = sums.get(u.key)
+        if found is None or not found.evaluations:
+            continue
+        rows.append(
+            _Light(
+                u.key,
+                u.code,
+                u.name,
+                u.group,
+                found.evaluations,
+                found.transactions,
+                found.points / found.transactions if found.transactions else None,
+                sum(found.levels[:focus_max_level]),
+            )
+        )
+    return rows
+
+
 def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEntry]:
     """F6 focus objects of the selection: concentrated ≤ 基本满意 ratings in the period, and
     the bottom N of a group in each of the last K months of the period."""
     region = _region_of(session, access, selection)
     supervision = profile_of(session, access, region).supervision
     units = units_of(session, access, selection)
-    rows = metrics.unit_metrics(
-        session,
-        units,
-        selection.period,
-        focus_max_level=supervision.focus_max_level,
-        channel=selection.channel,
-        with_work_orders=False,
-    )
+    level, channel = supervision.focus_max_level, selection.channel
+    rows = _light(session, units, selection.period, focus_max_level=level, channel=channel)
     entries = [
         FocusEntry(
             dimension=selection.dimension,
@@ -168,26 +215,20 @@ def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEn
     ]
     last = Period(selection.period.last, selection.period.last, "")
     streak: set[str] | None = None
-    latest: dict[str, RankedUnit] = {}
+    latest: dict[str, _Light] = {}
+    latest_standing: dict[str, rankings.Standing] = {}
     for back in range(supervision.bottom_periods):
         month = last.previous(back) if back else last
-        monthly = metrics.unit_metrics(
-            session,
-            units,
-            month,
-            focus_max_level=supervision.focus_max_level,
-            channel=selection.channel,
-            with_work_orders=False,
-        )
-        ranked = rankings.rank(monthly, supervision)
+        monthly = _light(session, units, month, focus_max_level=level, channel=channel)
+        found = rankings.standings(monthly, supervision)
         if back == 0:
-            latest = {r.key: r for r in ranked}
-        keys = rankings.bottom(ranked, supervision.bottom_n)
+            latest, latest_standing = {r.key: r for r in monthly}, found
+        keys = rankings.bottom(found, supervision.bottom_n)
         streak = keys if streak is None else streak & keys
         if not streak:
             break
     for key in sorted(streak or ()):
-        r = latest[key]
+        r, standing = latest[key], latest_standing[key]
         entries.append(
             FocusEntry(
                 dimension=selection.dimension,
@@ -197,7 +238,7 @@ def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEn
                 reason="bottom_consecutive",
                 detail=(
                     f"连续 {supervision.bottom_periods} 个月处于本组（{r.group or '全部'}）"
-                    f"后 {supervision.bottom_n} 名，本月第 {r.rank}/{r.group_size} 名"
+                    f"后 {supervision.bottom_n} 名，本月第 {standing.rank}/{standing.group_size} 名"
                 ),
                 evaluations=r.evaluations,
                 average=r.average,

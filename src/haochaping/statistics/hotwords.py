@@ -157,9 +157,14 @@ def _unit_clause(session: Session, unit: Unit) -> ColumnElement[bool]:
     if unit.dimension in (Dimension.region, Dimension.line, Dimension.item):
         code, _, ident = unit.key.partition(":")
         region = session.get_one(Region, code)
-        inside = Case.region_code.in_(
-            select(Region.code).where(Region.path.startswith(region.path, autoescape=True))
+        # The subtree's codes as values: the planner then knows how much of the table they
+        # cover (a province: all of it) and reads the period's bad reviews first.
+        codes = list(
+            session.scalars(
+                select(Region.code).where(Region.path.startswith(region.path, autoescape=True))
+            )
         )
+        inside = Case.region_code.in_(codes)
         if unit.dimension is Dimension.line:
             return inside & (Case.line_id == int(ident))
         if unit.dimension is Dimension.item:

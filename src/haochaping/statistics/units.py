@@ -5,6 +5,7 @@ business line, staff and windows of the same line)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -122,31 +123,46 @@ def list_units(
         if region is None:
             return []
         return _line_or_item_units(session, dimension, line_region(session, region))
+    # Columns, not ORM objects: a province's page lists thousands of staff.
     orgs = _orgs(session, access, region, org_id)
     lines = dict(session.execute(select(BusinessLine.id, BusinessLine.name)).all())
+    line_of = {o.id: _line_name(o.line_id, lines) for o in orgs}
     if dimension is Dimension.org:
         levels = _levels(session)
         return [
-            Unit(dimension, str(o.id), o.code, o.name, _org_group(o, lines, levels=levels))
+            Unit(
+                dimension,
+                str(o.id),
+                o.code,
+                o.name,
+                f"{LEVEL_NAMES.get(levels.get(o.region_code, ''), '')}·{line_of[o.id]}",
+            )
             for o in orgs
         ]
-    by_id = {o.id: o for o in orgs}
     if dimension is Dimension.window:
-        query = select(Window).where(Window.org_id.in_(list(by_id))).order_by(Window.code)
+        query = (
+            select(Window.id, Window.code, Window.name, Window.org_id)
+            .where(Window.org_id.in_(list(line_of)))
+            .order_by(Window.code)
+        )
         if window_id is not None:
             query = query.where(Window.id == window_id)
         return [
-            Unit(dimension, str(w.id), w.code, w.name, _line_name(by_id[w.org_id], lines))
-            for w in session.scalars(query)
+            Unit(dimension, str(w.id), w.code, w.name, line_of[w.org_id])
+            for w in session.execute(query)
         ]
-    query_staff = select(Staff).where(Staff.org_id.in_(list(by_id))).order_by(Staff.code)
+    query_staff = (
+        select(Staff.id, Staff.code, Staff.name, Staff.org_id)
+        .where(Staff.org_id.in_(list(line_of)))
+        .order_by(Staff.code)
+    )
     if window_id is not None:
         query_staff = query_staff.where(Staff.window_id == window_id)
     if not access.everything and not access.region_paths and not access.org_ids:
         query_staff = query_staff.where(Staff.id.in_(sorted(access.staff_ids)))
     return [
-        Unit(dimension, str(s.id), s.code, s.name, _line_name(by_id[s.org_id], lines))
-        for s in session.scalars(query_staff)
+        Unit(dimension, str(s.id), s.code, s.name, line_of[s.org_id])
+        for s in session.execute(query_staff)
     ]
 
 
@@ -169,19 +185,19 @@ def _levels(session: Session) -> dict[str, str]:
     return dict(session.execute(select(Region.code, Region.level)).all())
 
 
-def _line_name(org: Organization, lines: dict[int, str]) -> str:
-    return lines.get(org.line_id, "综合") if org.line_id is not None else "综合"
+def _line_name(line_id: int | None, lines: dict[int, str]) -> str:
+    return lines.get(line_id, "综合") if line_id is not None else "综合"
 
 
-def _org_group(org: Organization, lines: dict[int, str], *, levels: dict[str, str]) -> str:
-    level = LEVEL_NAMES.get(levels.get(org.region_code, ""), "")
-    return f"{level}·{_line_name(org, lines)}"
-
-
-def _orgs(
-    session: Session, access: Scope, region: Region | None, org_id: int | None
-) -> list[Organization]:
-    query = select(Organization).order_by(Organization.code)
+def _orgs(session: Session, access: Scope, region: Region | None, org_id: int | None) -> list[Any]:
+    """Id, code, name, line and region of the organisations asked about, inside ``access``."""
+    query = select(
+        Organization.id,
+        Organization.code,
+        Organization.name,
+        Organization.line_id,
+        Organization.region_code,
+    ).order_by(Organization.code)
     if org_id is not None:
         query = query.where(Organization.id == org_id)
     elif region is not None:
@@ -196,7 +212,7 @@ def _orgs(
             owners = select(Staff.org_id).where(Staff.id.in_(sorted(access.staff_ids)))
             allowed.append(Organization.id.in_(owners))
         query = query.where(or_(*allowed))
-    orgs = list(session.scalars(query))
+    orgs = list(session.execute(query))
     if org_id is not None and not orgs:
         raise NotFound("org_not_found", "未找到该部门或不在您的授权范围内", details={"id": org_id})
     return orgs

@@ -191,7 +191,7 @@ def raw_focus(session: Session, selection: Selection) -> list[str]:
             Selection(selection.dimension, month, region=selection.region),
             with_work_orders=False,
         )
-        bottom = rankings.bottom(rankings.rank(monthly, SUPERVISION), SUPERVISION.bottom_n)
+        bottom = rankings.bottom(rankings.standings(monthly, SUPERVISION), SUPERVISION.bottom_n)
         streak = bottom if streak is None else streak & bottom
         if not streak:
             break

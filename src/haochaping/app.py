@@ -20,11 +20,15 @@ from haochaping import __version__, sweeper
 from haochaping.access.rules import Public
 from haochaping.cases.api import router as cases_router
 from haochaping.channels.api import router as channels_router
+from haochaping.channels.device_api import router as device_router
+from haochaping.channels.device_pages import router as device_pages
 from haochaping.channels.hotline_api import router as hotline_router
 from haochaping.channels.pages import STATIC_PATH as RATING_STATIC_PATH
 from haochaping.channels.pages import router as rating_pages
 from haochaping.channels.pages import static_files as rating_static_files
+from haochaping.channels.paper_pages import router as paper_pages
 from haochaping.channels.sms_api import router as sms_router
+from haochaping.channels.window_qr_pages import router as window_qr_pages
 from haochaping.clock import utcnow
 from haochaping.config import get_settings
 from haochaping.console import STATIC_PATH, static_files
@@ -148,14 +152,18 @@ def create_app(
     app.include_router(sms_router, prefix="/api/v1")
     app.include_router(hotline_router, prefix="/api/v1")
     app.include_router(channels_router, prefix="/api/v1")
+    app.include_router(device_router, prefix="/api/v1")
     app.include_router(console_router)
     app.include_router(text_review_pages)
     app.include_router(workorder_pages)
     app.include_router(statistics_pages)
+    app.include_router(paper_pages)
     app.mount(STATIC_PATH, static_files(), name="console_static")
     app.include_router(public_router)
     app.mount(PUBLIC_STATIC_PATH, public_static_files(), name="public_static")
     app.include_router(rating_pages)
+    app.include_router(device_pages)
+    app.include_router(window_qr_pages)
     app.mount(RATING_STATIC_PATH, rating_static_files(), name="rating_static")
     return app
 

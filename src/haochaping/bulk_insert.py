@@ -1,8 +1,10 @@
 """Inserting many rows in one statement whose text never changes.
 
 On PostgreSQL the rows travel as one array per column and ``unnest`` turns them back into rows:
-the statement is the same for 1 or 5,000 rows, so psycopg prepares it once instead of parsing a
-new multi-row ``VALUES`` text for every batch. Elsewhere SQLAlchemy's own executemany is used.
+the statement is the same for 2 or 5,000 rows, so psycopg prepares it once instead of parsing a
+new multi-row ``VALUES`` text for every batch; a single row (the single rating's hot path) goes
+as one plain ``VALUES`` row, since adapting 1-item arrays costs more than the row itself.
+Elsewhere SQLAlchemy's own executemany is used.
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ def insert_rows(
         return []
     columns = tuple(rows[0])
     if conn.dialect.name == "postgresql":
-        sql = _unnest_sql(table, columns, skip_conflicts_on, returning)
-        params = {c: [_pg_value(table, c, row[c]) for row in rows] for c in columns}
+        if len(rows) == 1:
+            # One row (a single rating): plain VALUES, much cheaper to send than 1-item arrays.
+            sql = _values_sql(table, columns, skip_conflicts_on, returning)
+            params = {c: _pg_value(table, c, rows[0][c]) for c in columns}
+        else:
+            sql = _unnest_sql(table, columns, skip_conflicts_on, returning)
+            params = {c: [_pg_value(table, c, row[c]) for row in rows] for c in columns}
         result = conn.execute(sql, params)
         return list(result) if returning else []
     stmt: Any = sqlite_insert(table)
@@ -79,6 +86,19 @@ def _unnest_sql(
 ) -> Any:
     arrays = ", ".join(f"CAST(:{c} AS {_pg_type(table.c[c].type)}[])" for c in columns)
     sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) SELECT * FROM unnest({arrays})'
+    if conflict:
+        sql += f" ON CONFLICT ({conflict}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    return text(sql)
+
+
+@cache
+def _values_sql(
+    table: Table, columns: tuple[str, ...], conflict: str | None, returning: tuple[str, ...]
+) -> Any:
+    values = ", ".join(f"CAST(:{c} AS {_pg_type(table.c[c].type)})" for c in columns)
+    sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({values})'
     if conflict:
         sql += f" ON CONFLICT ({conflict}) DO NOTHING"
     if returning:

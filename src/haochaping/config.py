@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
     # Largest request body accepted, in bytes; larger ones get 413 payload_too_large.
     max_body_bytes: int = 8 * 1_048_576
+    # SMS gateway (C5, D1, D4): where queued texts are posted, the account, and the shared key
+    # that signs our requests and the gateway's callbacks (replies, delivery reports). Without
+    # a URL texts stay queued. `haochaping sms fake-gateway` runs a local one for trials.
+    sms_gateway_url: str | None = None
+    sms_account: str = ""
+    sms_signing_key: str = ""
+    # Texts sent per committed batch by the sweeper and `haochaping sms send`.
+    sms_batch_size: int = 100
+    # Public address of this service, put before the links in texts (https://pj.example.gov.cn).
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Self-service terminals (D3) go back to their home page after a rating: the only origins
+    # (scheme://host[:port]) the rating page may send a browser back to, as a JSON list or
+    # comma-separated (HCP_TERMINAL_RETURN_ORIGINS=https://kiosk.example.gov.cn). Empty: none.
+    terminal_return_origins: Annotated[list[str], NoDecode] = []
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -53,6 +67,16 @@ class Settings(BaseSettings):
             for entry in entries:
                 ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
             return entries
+        return value
+
+    @field_validator("terminal_return_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list | tuple):
+            return [str(v).strip().rstrip("/").lower() for v in value if str(v).strip()]
         return value
 
 

@@ -5,6 +5,7 @@ from haochaping.audit import models as audit_models
 from haochaping.calendar import models as calendar_models
 from haochaping.cases import models as cases_models
 from haochaping.catalog import models as catalog_models
+from haochaping.channels import device_models, paper_models, window_qr_models
 from haochaping.clients import models as clients_models
 from haochaping.db import Base
 from haochaping.deadlines import models as deadlines_models
@@ -23,9 +24,12 @@ __all__ = [
     "catalog_models",
     "clients_models",
     "deadlines_models",
+    "device_models",
     "evaluations_models",
     "messaging_models",
+    "paper_models",
     "statistics_models",
     "textreview_models",
+    "window_qr_models",
     "workorders_models",
 ]

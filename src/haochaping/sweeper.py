@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from haochaping.cases import service as cases
 from haochaping.cases.occasions import CLOSE_KIND, DEFAULT_KIND
+from haochaping.channels import sms, sms_delivery
 from haochaping.db import Database
 from haochaping.deadlines import service as deadlines
 from haochaping.deadlines.service import Handler, SweepResult
@@ -27,6 +28,7 @@ HANDLERS: dict[str, Handler] = {
     workorder_steps.WARN_KIND: workorder_steps.warn,
     workorder_steps.OVERDUE_KIND: workorder_steps.mark_overdue,
     textreview.TEXT_REVIEW_KIND: textreview.expire_review,
+    sms.REMINDER_KIND: sms.send_reminder,
 }
 
 
@@ -43,6 +45,8 @@ def run_sweep(db: Database, now: datetime, *, batch: int = 500) -> SweepResult:
         # that failed wait for the next sweep instead of being retried at once.
         if result.total + result.failed < batch or result.total == 0:
             break
+    # Texts queued by the sweep (reminders) and since the last one go to the SMS gateway.
+    sms_delivery.deliver_configured(db, now)
     # The rollups count what the sweep (defaults, expiries) and the requests since the last
     # sweep stored (issue 6).
     total.folded = fold_statistics(db)

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from haochaping.access import nonces
 from haochaping.db import Database
 
 
@@ -25,8 +27,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        try:
+            if nonces.needs_finishing(session):
+                # A signed request that failed or never committed still spends its nonce.
+                await run_in_threadpool(nonces.finish, session)
+        finally:
+            session.rollback()
+            session.close()
 
 
 async def get_now(request: Request) -> datetime:

@@ -22,6 +22,7 @@ from openpyxl import load_workbook
 
 from haochaping.access.rules import Public, Requires, route_rules
 from haochaping.app import create_app
+from haochaping.channels.sms_api import GatewaySigned
 from haochaping.clients.signing import SignedAuth
 from haochaping.db import Database
 from haochaping.protection.ratelimit import api_routes, route_rate_limits
@@ -279,6 +280,45 @@ def matrix(world: World) -> dict[tuple[str, str], tuple[Probe, Any]]:
             Probe("POST", f"{review}/redact", {"text": "等候时间**"}),
             _expect({"sup_in"}, {"sup_out"}),
         ),
+        # D4: only the SMS gateway, by the signature of its shared key, never a role.
+        ("POST", "/api/v1/sms/inbound"): (
+            Probe(
+                "POST", "/api/v1/sms/inbound", {"msg_id": "m-1", "from": "13977712345", "text": "5"}
+            ),
+            {name: "unauth" for name in PRINCIPALS},
+        ),
+        ("POST", "/api/v1/sms/delivery-reports"): (
+            Probe("POST", "/api/v1/sms/delivery-reports", {"msg_id": "m-1", "status": "delivered"}),
+            {name: "unauth" for name in PRINCIPALS},
+        ),
+        # D3, D4: the 12345 platform rates a case by key press as a business system.
+        ("POST", "/api/v1/hotline/ratings"): (
+            Probe("POST", "/api/v1/hotline/ratings", {"case_no": "M-1", "key": 4}),
+            _expect(*CLIENTS),
+        ),
+        # D2, D3: the business system asks for the rating link / dynamic QR of its occasion.
+        ("POST", "/api/v1/occasions/{occasion_id}/link"): (
+            Probe("POST", f"/api/v1/occasions/{occasion_id}/link", {"via": "sms"}),
+            _expect(*CLIENTS),
+        ),
+        ("GET", "/api/v1/occasions/{occasion_id}/qr.png"): (
+            Probe("GET", f"/api/v1/occasions/{occasion_id}/qr.png"),
+            _expect(*CLIENTS),
+        ),
+        ("GET", "/api/v1/occasions/{occasion_id}/qr.svg"): (
+            Probe("GET", f"/api/v1/occasions/{occasion_id}/qr.svg"),
+            _expect(*CLIENTS),
+        ),
+        # D3: the counter rating device (评价器): the window's business system or its clerk
+        # signals the end of a service and learns only whether it was rated (C10).
+        ("POST", "/api/v1/windows/{window_code}/service-ended"): (
+            Probe("POST", "/api/v1/windows/W1/service-ended", {"case_no": "M-1"}),
+            _expect({"client_in", "staff_in"}, {"client_out", "staff_out"}),
+        ),
+        ("GET", "/api/v1/device-signals/{signal_id}"): (
+            Probe("GET", f"/api/v1/device-signals/{world.signal_id}"),
+            _expect({"client_in", "staff_in"}, {"client_out", "staff_out"}),
+        ),
     }
 
 
@@ -292,6 +332,7 @@ class World:
     review_id: int = 0
     attachment_id: int = 0
     org_id: int = 0
+    signal_id: int = 0
 
 
 @pytest.fixture
@@ -331,6 +372,11 @@ def world(committed_db: Database) -> Iterator[World]:
         assert r.status_code == 201, r.text
         occasion_id = r.json()["occasions"][0]["id"]
         r = tc.post(
+            "/api/v1/windows/W1/service-ended", json={"case_no": "M-1"}, **callers["client_in"]
+        )
+        assert r.status_code == 202, r.text
+        signal_id = r.json()["signal_id"]
+        r = tc.post(
             "/api/v1/evaluations",
             json={"occasion_id": occasion_id, "level": 2, "channel": 4, "text": "等候时间过长"},
             **callers["client_in"],
@@ -357,6 +403,7 @@ def world(committed_db: Database) -> Iterator[World]:
             review["id"],
             attachment_id,
             org_id,
+            signal_id,
         )
 
 
@@ -423,7 +470,7 @@ def test_each_role_inside_and_outside_its_scope(world: World) -> None:
     with TestClient(world.app, raise_server_exceptions=False) as tc:
         for key, (probe, expected) in table.items():
             rule = rules[key]
-            assert isinstance(rule, (Public, Requires))
+            assert isinstance(rule, (Public, Requires, GatewaySigned))
             for name in PRINCIPALS:
                 if probe.files is not None:
                     response = tc.request(

@@ -25,7 +25,8 @@ def _sweep_in(session: Session, when: object) -> dict[str, int]:
 def test_C7_guangxi_default_is_very_satisfied_after_7_natural_days(session: Session) -> None:
     make_catalog(session)
     occ = occasions_of(session, register(session, "C7-GX", staff_code="S1"))[0]
-    assert _sweep_in(session, T0 + timedelta(days=6, hours=23)) == {}
+    # Before the default, only the C5 SMS reminder (24 hours after completion) was due.
+    assert _sweep_in(session, T0 + timedelta(days=6, hours=23)) == {"occasion.sms_reminder": 1}
     assert _sweep_in(session, T0 + timedelta(days=7)) == {"occasion.default": 1}
     e = session.scalar(select(Evaluation).where(Evaluation.occasion_id == occ.id))
     assert e is not None and e.level == 5 and e.score == 10 and e.is_default is True
@@ -46,7 +47,10 @@ def test_C7_hubei_default_is_basically_satisfied(session: Session) -> None:
 def test_C7_profile_without_default_closes_unrated(session: Session) -> None:
     make_catalog(session)
     occ = occasions_of(session, register(session, "C7-ZZ", "I-ZZ", staff_code="SZ"))[0]
-    assert _sweep_in(session, T0 + timedelta(days=30)) == {"occasion.close": 1}
+    assert _sweep_in(session, T0 + timedelta(days=30)) == {
+        "occasion.sms_reminder": 1,
+        "occasion.close": 1,
+    }
     assert occ.status == "expired"
     assert session.scalar(select(func.count()).select_from(Evaluation)) == 0
 
@@ -82,7 +86,9 @@ def test_two_sweepers_never_process_a_row_twice(committed_db: Database) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert sum(r.total for r in results) == 120
+    # Each occasion's default once, and its C5 reminder row once (too late to send by then).
+    assert sum(r.processed.get("occasion.default", 0) for r in results) == 120
+    assert sum(r.total for r in results) == 240
     with committed_db.transaction() as session:
         per_occasion = session.execute(
             select(Evaluation.occasion_id, func.count()).group_by(Evaluation.occasion_id)

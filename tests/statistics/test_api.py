@@ -263,3 +263,29 @@ def test_G2_console_bulletin_downloads_inside_the_scope(world: World) -> None:
         "/console/stats/bulletin.pdf", params={"period": "2026-11"}, headers=world.county.headers()
     )
     assert bad.status_code in (404, 422)
+
+
+def test_the_tables_behind_the_charts_export_to_xlsx_inside_the_scope(world: World) -> None:
+    page = world.client.get(
+        "/console/stats", params={"period": "2026-11"}, headers=world.county.headers()
+    )
+    assert "/console/stats/overview.xlsx?period=2026-11&amp;region=450224" in page.text
+    r = world.client.get(
+        "/console/stats/overview.xlsx",
+        params={"region": "450224", "period": "2026-11"},
+        headers=world.county.headers(),
+    )
+    assert r.status_code == 200, r.text
+    book = load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames[1:] == ["每日趋势", "等级分布", "评价渠道", "评价标签"]
+    levels = {row[0]: row[1] for row in book["等级分布"].iter_rows(min_row=2, values_only=True)}
+    # 融安县 in November: S1 5, 4, 3 and a default 5; S2 1 and 5; S3 2 (fixture.py).
+    assert levels == {"非常满意": 3, "满意": 1, "基本满意": 1, "不满意": 1, "非常不满意": 1}
+    days = list(book["每日趋势"].iter_rows(min_row=2, values_only=True))
+    assert len(days) == 30 and sum(d[1] for d in days) == 7
+    refused = world.client.get(
+        "/console/stats/overview.xlsx",
+        params={"region": "450000", "period": "2026-11"},
+        headers=world.county.headers(),
+    )
+    assert refused.status_code == 403

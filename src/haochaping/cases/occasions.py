@@ -14,6 +14,11 @@ from haochaping.policy.schemas import Profile
 
 DEFAULT_KIND = "occasion.default"
 CLOSE_KIND = "occasion.close"
+# C5: the SMS reminder of an occasion still unrated after the profile's reminder_delay
+# (sent by channels.sms).
+REMINDER_KIND = "occasion.sms_reminder"
+# The occasions a reminder is about: those that open at completion (C5 "办结后").
+REMINDER_STAGES = frozenset({Stage.complete.value, Stage.overall.value})
 
 
 @dataclass(frozen=True)
@@ -109,3 +114,19 @@ def rating_window(
         default_due=default_end.at if default_end is not None else None,
         estimated=any(due.estimated for due in limits),
     )
+
+
+def reminder_due(
+    *,
+    calendar: WorkCalendar,
+    profile: Profile,
+    stage: str,
+    opens_at: datetime,
+    rate_until: datetime,
+) -> datetime | None:
+    """C5: when the SMS reminder of an occasion is due, or None (no reminder under the profile,
+    not a completion occasion, or due only after the occasion closes)."""
+    if profile.reminder_delay is None or stage not in REMINDER_STAGES:
+        return None
+    due = calendar.add(opens_at, profile.reminder_delay).at
+    return due if due < rate_until else None

@@ -274,6 +274,18 @@ def _set_window(session: Session, occasion: Occasion) -> None:
         due_at=window.default_due or window.rate_until,
         estimated=window.estimated,
     )
+    reminder = occ.reminder_due(
+        calendar=occ.work_calendar(session),
+        profile=policy.get_profile(name=occasion.profile_name),
+        stage=occasion.stage,
+        opens_at=occasion.opens_at,
+        rate_until=window.rate_until,
+    )
+    if reminder is not None:
+        # C5: stored with the occasion; the sweeper sends it only if still unrated then.
+        deadlines.schedule(
+            session=session, kind=occ.REMINDER_KIND, subject_id=occasion.id, due_at=reminder
+        )
 
 
 def recompute_estimated_windows(*, session: Session) -> int:
@@ -461,9 +473,24 @@ def set_occasion_status(
 
 def find_occasion(*, session: Session, case_no: str, stage: str | None, scope: Scope) -> Occasion:
     """The occasion of a case for a stage; without a stage, the latest still open."""
-    case = get_case(session=session, case_no=case_no, scope=scope)
-    own, shared = case_occasions(session=session, case=case)
-    candidates = shared if case.bundle_id is not None else own
+    # Only the ids: rating by case number never needs the applicant's (encrypted) details.
+    found = session.execute(
+        select(Case.id, Case.bundle_id).where(Case.case_no == case_no, scope.case_clause())
+    ).first()
+    if found is None:
+        raise NotFound("case_not_found", "未找到该办件", details={"case_no": case_no})
+    case_id, bundle_id = found
+    candidates = list(
+        session.scalars(
+            select(Occasion)
+            .where(
+                Occasion.bundle_id == bundle_id
+                if bundle_id is not None
+                else Occasion.case_id == case_id
+            )
+            .order_by(Occasion.id)
+        )
+    )
     if stage is not None:
         for o in candidates:
             if o.stage == stage:

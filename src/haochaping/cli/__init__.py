@@ -11,10 +11,14 @@ from haochaping.cli import (
     clients,
     db,
     demo,
+    device,
     keys,
+    paper,
     policy,
+    qr,
     report,
     server,
+    sms,
     stats,
     users,
     workorders,
@@ -31,8 +35,12 @@ app.add_typer(clients.app, name="client", help="业务系统接入凭据")
 app.add_typer(keys.app, name="keys", help="个人信息加密密钥")
 app.add_typer(audit.app, name="audit", help="审计日志")
 app.add_typer(workorders.app, name="workorder", help="差评工单：列表、详情、文书")
+app.add_typer(sms.app, name="sms", help="短信：发送待发短信、模拟短信网关")
+app.add_typer(device.app, name="device", help="窗口评价器：登记、配对码、停用")
 app.add_typer(stats.app, name="stats", help="统计汇总表：补计、重建")
 app.add_typer(report.app, name="report", help="统计报表与“好差评”情况通报")
+app.add_typer(qr.app, name="qr", help="窗口静态评价二维码牌")
+app.add_typer(paper.app, name="import", help="导入纸质评价表等数据")
 app.command("serve")(server.serve)
 app.command("tick")(server.tick)
 app.command("demo")(demo.demo)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -120,6 +122,7 @@ def rotate_key(
     secret = secrets.token_urlsafe(32)
     kid = _new_kid(now, {k.kid for k in keys})
     session.add(ClientKey(client_id=client.id, kid=kid, secret=secret, created_at=now))
+    _credentials_changed(session)
     record(
         session,
         now=now,
@@ -145,6 +148,7 @@ def revoke(session: Session, *, code: str, kid: str | None, now: datetime, actor
         client.revoked_at = client.revoked_at or now
         for key in keys:
             key.revoked_at = key.revoked_at or now
+    _credentials_changed(session)
     record(
         session,
         now=now,
@@ -190,17 +194,77 @@ _KEYS = cast(Table, ClientKey.__table__)
 _NONCES = cast(Table, UsedNonce.__table__)
 
 
-def verify_request(
-    session: Session,
-    *,
-    headers: dict[str, str],
-    method: str,
-    path: str,
-    body: bytes,
-    now: datetime,
-) -> VerifiedClient:
-    """The client that signed this request, or a 401 refusal with a stable code. The nonce is
-    recorded in the session's transaction (the caller commits it before doing the work)."""
+@dataclass(frozen=True)
+class SignedHeaders:
+    """The five signature headers of a request, checked for form (not yet for truth)."""
+
+    client: str
+    kid: str
+    timestamp: str
+    nonce: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What verifying a signature needs of one (client, key id): the secret in clear and the
+    state that can refuse it. Held in the per-process cache below."""
+
+    client_id: int
+    client_code: str
+    secret: str
+    client_revoked: bool
+    key_revoked: bool
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True)
+class VerifiedClient:
+    id: int
+    code: str
+
+
+# Every signed request needs its key: a per-process cache spares it the query (and the SM4
+# decryption of the secret). A revocation or rotation made in this process empties the cache at
+# once (and again when it commits); one made in another process (the CLI, another server
+# worker) is seen here within CREDENTIAL_CACHE_SECONDS at the latest. docs/signing.md says so.
+CREDENTIAL_CACHE_SECONDS = 10.0
+_credentials: dict[tuple[str, str, str], tuple[float, Credential]] = {}
+_generation = 0
+_cache_lock = threading.Lock()
+_CHANGED = "hcp.credentials_changed"
+
+
+def database_key(session: Session) -> str:
+    """The database a session works on, to keep per-process caches of two databases apart
+    (tests run SQLite and PostgreSQL in one process). No I/O."""
+    return str(session.get_bind().engine.url)
+
+
+def invalidate_credentials() -> None:
+    """Forget every cached credential of this process."""
+    global _generation
+    with _cache_lock:
+        _generation += 1
+        _credentials.clear()
+
+
+def _credentials_changed(session: Session) -> None:
+    # At once, and again after the commit: a request that read the old row before the commit
+    # must not leave it in the cache (the generation check in ``load_credential``).
+    invalidate_credentials()
+    session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    # Releasing a savepoint fires this event too: wait for the outermost commit.
+    if session.get_nested_transaction() is None and session.info.pop(_CHANGED, False):
+        invalidate_credentials()
+
+
+def check_headers(headers: dict[str, str], *, now: datetime) -> SignedHeaders:
+    """The signature headers (lower-case names), refused when missing, stale or malformed."""
     missing = [h for h in signing.SIGNED_HEADERS if not headers.get(h.lower())]
     if missing:
         raise SignatureRefused(
@@ -208,20 +272,36 @@ def verify_request(
             "请求未签名或签名信息不完整",
             details={"missing_headers": missing},
         )
-    code = headers[signing.HEADER_CLIENT.lower()]
-    kid = headers[signing.HEADER_KEY_ID.lower()]
-    timestamp = headers[signing.HEADER_TIMESTAMP.lower()]
-    nonce = headers[signing.HEADER_NONCE.lower()]
-    given = headers[signing.HEADER_SIGNATURE.lower()]
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    signed = SignedHeaders(
+        client=headers[signing.HEADER_CLIENT.lower()],
+        kid=headers[signing.HEADER_KEY_ID.lower()],
+        timestamp=headers[signing.HEADER_TIMESTAMP.lower()],
+        nonce=headers[signing.HEADER_NONCE.lower()],
+        signature=headers[signing.HEADER_SIGNATURE.lower()],
+    )
+    if not signed.timestamp.isdigit() or len(signed.timestamp) > 12:
         raise SignatureRefused("timestamp_invalid", "请求时间戳格式不正确")
-    if abs(now.timestamp() - int(timestamp)) > signing.TOLERANCE:
+    if abs(now.timestamp() - int(signed.timestamp)) > signing.TOLERANCE:
         raise SignatureRefused(
             "timestamp_stale", "请求时间戳已过期或与服务器时间相差过大，请校准时间后重试"
         )
-    if not signing.NONCE_PATTERN.match(nonce):
+    if not signing.NONCE_PATTERN.match(signed.nonce):
         raise SignatureRefused("nonce_invalid", "请求随机串格式不正确")
-    # Client and key in one round trip (the hot path of every business-system request).
+    return signed
+
+
+def cached_credential(database: str, signed: SignedHeaders) -> Credential | None:
+    """The credential from this process's cache, if fresh enough. No I/O."""
+    hit = _credentials.get((database, signed.client, signed.kid))
+    if hit is None or time.monotonic() - hit[0] >= CREDENTIAL_CACHE_SECONDS:
+        return None
+    return hit[1]
+
+
+def load_credential(session: Session, signed: SignedHeaders) -> Credential | None:
+    """The credential from the database (None for an unknown client or key), cached."""
+    generation = _generation
+    # Client and key in one round trip.
     found = session.execute(
         select(
             _CLIENTS.c.id,
@@ -232,44 +312,104 @@ def verify_request(
             _KEYS.c.valid_until,
         )
         .select_from(_CLIENTS.join(_KEYS, _KEYS.c.client_id == _CLIENTS.c.id))
-        .where(_CLIENTS.c.code == code[:64], _KEYS.c.kid == kid[:32])
+        .where(_CLIENTS.c.code == signed.client[:64], _KEYS.c.kid == signed.kid[:32])
     ).first()
+    # Unknown pairs are not cached: a key issued a moment ago works at once.
+    if found is None:
+        return None
+    client_id, client_code, client_revoked, secret, key_revoked, valid_until = found
+    credential = Credential(
+        client_id=client_id,
+        client_code=client_code,
+        secret=secret,
+        client_revoked=client_revoked is not None,
+        key_revoked=key_revoked is not None,
+        valid_until=valid_until,
+    )
+    with _cache_lock:
+        # A revocation or rotation since the query started: its row may be the old one.
+        if generation == _generation:
+            key = (database_key(session), signed.client, signed.kid)
+            _credentials[key] = (time.monotonic(), credential)
+    return credential
+
+
+def check_signature(
+    credential: Credential | None,
+    signed: SignedHeaders,
+    *,
+    method: str,
+    path: str,
+    body: bytes,
+    now: datetime,
+) -> VerifiedClient:
+    """The signing client if the signature is right and the key valid; else a 401 refusal."""
     # One answer for an unknown client, an unknown key and a wrong signature: no oracle.
     bad_signature = SignatureRefused("signature_invalid", "请求签名无效")
-    if found is None:
+    if credential is None:
         raise bad_signature
-    client_id, client_code, client_revoked, secret, key_revoked, valid_until = found
     expected = signing.signature(
-        secret, signing.canonical_string(method, path, timestamp, nonce, body)
+        credential.secret,
+        signing.canonical_string(method, path, signed.timestamp, signed.nonce, body),
     )
-    if not signing.signatures_match(expected, given):
+    if not signing.signatures_match(expected, signed.signature):
         raise bad_signature
-    if client_revoked is not None or key_revoked is not None:
+    if credential.client_revoked or credential.key_revoked:
         raise SignatureRefused("credential_revoked", "该业务系统的接入凭据已被撤销")
-    if valid_until is not None and valid_until <= now:
+    if credential.valid_until is not None and credential.valid_until <= now:
         raise SignatureRefused("key_expired", "该密钥已过期，请使用新密钥签名")
-    if not _spend_nonce(session, client_id, nonce, now):
-        raise SignatureRefused("nonce_reused", "请求随机串已使用过（疑似重放），请求被拒绝")
-    return VerifiedClient(client_id, client_code)
+    return VerifiedClient(credential.client_id, credential.client_code)
 
 
-@dataclass(frozen=True)
-class VerifiedClient:
-    id: int
-    code: str
+def nonce_reused() -> SignatureRefused:
+    return SignatureRefused("nonce_reused", "请求随机串已使用过（疑似重放），请求被拒绝")
 
 
-def _spend_nonce(session: Session, client_id: int, nonce: str, now: datetime) -> bool:
-    """Record the nonce; False when the client used it before. One statement, no savepoint."""
-    values = {"client_id": client_id, "nonce": nonce, "seen_at": now}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(_NONCES)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["client_id", "nonce"])
-        .returning(_NONCES.c.id)
+def verify_request(
+    session: Session,
+    *,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    body: bytes,
+    now: datetime,
+) -> VerifiedClient:
+    """The client that signed this request, or a 401 refusal with a stable code. The nonce is
+    recorded in the session's transaction (the caller commits it)."""
+    signed = check_headers(headers, now=now)
+    credential = cached_credential(database_key(session), signed) or load_credential(
+        session, signed
     )
-    return session.execute(statement).first() is not None
+    client = check_signature(credential, signed, method=method, path=path, body=body, now=now)
+    if not spend_nonce(session.connection(), client.id, signed.nonce, now):
+        raise nonce_reused()
+    return client
+
+
+_SPEND_PG = (
+    pg_insert(_NONCES)
+    .values(
+        client_id=bindparam("client_id"), nonce=bindparam("nonce"), seen_at=bindparam("seen_at")
+    )
+    .on_conflict_do_nothing(index_elements=["client_id", "nonce"])
+    .returning(_NONCES.c.id)
+)
+_SPEND_SQLITE = (
+    sqlite_insert(_NONCES)
+    .values(
+        client_id=bindparam("client_id"), nonce=bindparam("nonce"), seen_at=bindparam("seen_at")
+    )
+    .on_conflict_do_nothing(index_elements=["client_id", "nonce"])
+    .returning(_NONCES.c.id)
+)
+
+
+def spend_nonce(conn: Connection, client_id: int, nonce: str, now: datetime) -> bool:
+    """Record the nonce in ``conn``'s transaction; False when the client used it before (or a
+    concurrent request holding it commits). One statement, no savepoint."""
+    statement = _SPEND_PG if conn.dialect.name == "postgresql" else _SPEND_SQLITE
+    values = {"client_id": client_id, "nonce": nonce, "seen_at": now}
+    return conn.execute(statement, values).first() is not None
 
 
 def purge_nonces(session: Session, *, now: datetime) -> int:
@@ -284,11 +424,14 @@ __all__ = [
     "ClientView",
     "IssuedKey",
     "SignatureRefused",
+    "check_headers",
+    "check_signature",
     "client_scope",
     "create_client",
     "list_clients",
     "purge_nonces",
     "revoke",
     "rotate_key",
+    "spend_nonce",
     "verify_request",
 ]

@@ -47,7 +47,7 @@ def submit_evaluation(
     now: NowDep,
     caller: EvaluationsWriter,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     scope = caller.scope
 
     def work() -> idempotency.StoredAnswer:
@@ -60,11 +60,10 @@ def submit_evaluation(
 
     if idempotency_key is None:
         # No answer to remember: a refusal simply leaves the transaction uncommitted.
-        body = service.submit(session=session, data=data, now=now, scope=scope).model_dump(
-            mode="json"
-        )
+        out = service.submit(session=session, data=data, now=now, scope=scope)
         session.commit()
-        return JSONResponse(body, status_code=201)
+        # Serialised by pydantic-core straight to JSON bytes (the hot path).
+        return Response(out.model_dump_json(), status_code=201, media_type="application/json")
     payload = data.model_dump(mode="json")
     # Keys are the caller's own: another system's identical key never returns its answer.
     idempotency_key = f"{caller.actor}|{idempotency_key}"

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haochaping.db import Base, UTCDateTime
@@ -39,7 +39,16 @@ class Evaluation(Base):
     """Exactly one per occasion (C1): the unique constraint on ``occasion_id`` enforces it."""
 
     __tablename__ = "evaluations"
-    __table_args__ = (Index("ix_evaluations_rated_at", "rated_at"),)
+    __table_args__ = (
+        Index("ix_evaluations_rated_at", "rated_at"),
+        # The bad reviews of a period, newest first (hot words, G3), without reading the rest.
+        Index(
+            "ix_evaluations_bad_rated_at",
+            "rated_at",
+            postgresql_where=text("is_bad"),
+            sqlite_where=text("is_bad"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     occasion_id: Mapped[int] = mapped_column(ForeignKey("occasions.id"), unique=True)

@@ -79,11 +79,11 @@ def _check_scope(session: Session, scope: Scope, target: cases.RatingTarget | No
         return
     units = [(s.org_id, s.region_code) for s in target.sources]
     if not scope.contains_units(session, units):
-        raise NotFound(
-            "occasion_not_found",
-            "未找到该评价场次",
-            details={"occasion_id": target.occasion_id},
-        )
+        raise _out_of_scope(target.occasion_id)
+
+
+def _out_of_scope(occasion_id: int) -> NotFound:
+    return NotFound("occasion_not_found", "未找到该评价场次", details={"occasion_id": occasion_id})
 
 
 def _check(
@@ -288,13 +288,25 @@ def bulk_submit(
         except DomainError as exc:
             results[index] = _refused(index, exc)
     targets = cases.rating_targets(session=session, occasion_ids=set(occasion_ids.values()))
+    # Scope membership of the whole batch at once (no query per item).
+    found = list(targets.values())
+    inside = dict(
+        zip(
+            (t.occasion_id for t in found),
+            scope.units_inside(
+                session, [[(s.org_id, s.region_code) for s in t.sources] for t in found]
+            ),
+            strict=True,
+        )
+    )
     drafts: list[tuple[int, Draft]] = []
     claimed: set[int] = set()
     for index, occasion_id in occasion_ids.items():
         try:
             if occasion_id in claimed:
                 raise _already_evaluated(occasion_id)
-            _check_scope(session, scope, targets.get(occasion_id))
+            if not inside.get(occasion_id, True):
+                raise _out_of_scope(occasion_id)
             drafts.append((index, _check(targets, occasion_id, items[index], now)))
             claimed.add(occasion_id)
         except DomainError as exc:

@@ -194,6 +194,15 @@ class Supervision(BaseModel):
     publish_texts: bool
 
 
+class StaffShown(StrEnum):
+    """How the rating page names the staff member being rated (D2, D3; C9 protects raters,
+    not staff, but a province may keep staff names off citizen pages)."""
+
+    name_and_number = "name_and_number"
+    number = "number"
+    hidden = "hidden"
+
+
 class Profile(BaseModel):
     """A resolved policy profile: every value the engine needs, none hidden in code."""
 
@@ -218,6 +227,8 @@ class Profile(BaseModel):
     labels: LabelCatalogue
     # B6: a bad review must carry a label or some text.
     bad_review_requires_reason: bool
+    # D2, D3: what the unified rating page shows of the staff member rated.
+    staff_shown: StaffShown
 
     @field_validator("levels")
     @classmethod

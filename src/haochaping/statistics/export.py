@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from haochaping.statistics.schemas import FocusEntry, RankedUnit, UnitMetrics
+from haochaping.statistics.schemas import FocusEntry, Overview, RankedUnit, UnitMetrics
 
 LEVEL_COLUMNS = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
 METRIC_COLUMNS = [
@@ -43,7 +43,14 @@ METRIC_COLUMNS = [
 RANK_COLUMNS = ["排名", "参与排名单位数", "修正得分", "组内平均分"]
 FOCUS_COLUMNS = ["代码", "名称", "关注原因", "说明", "评价数", "平均得分"]
 FOCUS_REASONS = {"concentrated_low": "低评价集中", "bottom_consecutive": "连续排名靠后"}
-PERCENT_COLUMNS = {"差评率", "主动评价率", "评价覆盖率", "基本满意及以下占比", "实名差评回访率"}
+PERCENT_COLUMNS = {
+    "差评率",
+    "主动评价率",
+    "评价覆盖率",
+    "基本满意及以下占比",
+    "实名差评回访率",
+    "占比",
+}
 SCORE_COLUMNS = {"平均得分", "主动评价平均分", "修正得分", "组内平均分"}
 
 
@@ -143,4 +150,40 @@ def ranking_xlsx(title: str, rows: Sequence[RankedUnit]) -> bytes:
 def focus_xlsx(title: str, entries: Sequence[FocusEntry]) -> bytes:
     workbook = new_workbook()
     add_sheet(workbook, title, FOCUS_COLUMNS, [focus_values(e) for e in entries])
+    return workbook_bytes(workbook)
+
+
+def overview_xlsx(title: str, overview: Overview) -> bytes:
+    """One unit's page as a workbook: its figures, the daily trend, the level distribution,
+    the channels and the labels (the tables behind the dashboard's charts)."""
+    workbook = new_workbook()
+    unit = overview.unit
+    add_sheet(workbook, title, METRIC_COLUMNS, [metric_values(unit)])
+    add_sheet(
+        workbook,
+        "每日趋势",
+        ["日期", "评价数", "主动评价数", "平均得分", "差评数"],
+        [[p.day, p.evaluations, p.active, p.average, p.bad] for p in overview.trend],
+    )
+    add_sheet(
+        workbook,
+        "等级分布",
+        ["等级", "评价数"],
+        [
+            [name, unit.levels.get(level, 0)]
+            for level, name in zip((5, 4, 3, 2, 1), LEVEL_COLUMNS, strict=True)
+        ],
+    )
+    add_sheet(
+        workbook,
+        "评价渠道",
+        ["渠道", "评价数", "占比", "平均得分"],
+        [[c.name, c.evaluations, c.share, c.average] for c in overview.channels],
+    )
+    add_sheet(
+        workbook,
+        "评价标签",
+        ["标签", "类别", "次数", "占比"],
+        [[s.name, s.group, s.evaluations, s.share] for s in overview.labels],
+    )
     return workbook_bytes(workbook)

@@ -9,7 +9,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, and_, any_, case, cast, func, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from haochaping.cases.models import Case
@@ -137,27 +147,95 @@ def read_sums(
         func.sum(StatMonth.bad),
         func.sum(StatMonth.expired),
     )
-    postgres = session.get_bind().dialect.name == "postgresql"
-    # PostgreSQL takes the keys as one array parameter; SQLite in chunks of bound values.
-    step = len(keys) or 1 if postgres else _CHUNK
-    for start in range(0, len(keys), step):
-        chunk = list(keys[start : start + step])
-        conds: list[ColumnElement[bool]] = [
-            StatMonth.dimension == dimension.value,
-            StatMonth.unit == any_(cast(chunk, ARRAY(String)))
-            if postgres
-            else StatMonth.unit.in_(chunk),
-            StatMonth.month.in_(list(months)),
-        ]
-        if channel is not None:
-            conds.append(StatMonth.channel == channel)
-        rows = session.execute(
-            select(StatMonth.unit, StatMonth.is_default, *measures)
-            .where(*conds)
-            .group_by(StatMonth.unit, StatMonth.is_default)
+    rows = _rollup_rows(
+        session,
+        dimension,
+        keys,
+        months,
+        channel=channel,
+        columns=(StatMonth.unit, StatMonth.is_default, *measures),
+        group_by=(StatMonth.unit, StatMonth.is_default),
+    )
+    for unit, is_default, *values in rows:
+        result[unit].add(bool(is_default), [v or 0 for v in values])
+    return result
+
+
+def _rollup_rows(
+    session: Session,
+    dimension: Dimension,
+    keys: Sequence[str],
+    months: Sequence[int],
+    *,
+    channel: int | None,
+    columns: Sequence[Any],
+    group_by: Sequence[Any],
+) -> list[Any]:
+    """``columns`` of the monthly rollup of ``keys`` over ``months``, grouped. PostgreSQL joins
+    the keys as one array to the dimension's months (its own index); SQLite takes them in
+    chunks of bound values."""
+    if not keys:
+        return []
+    conds: list[ColumnElement[bool]] = [
+        StatMonth.dimension == dimension.value,
+        StatMonth.month.in_(list(months)),
+    ]
+    if channel is not None:
+        conds.append(StatMonth.channel == channel)
+    query = select(*columns).where(*conds).group_by(*group_by)
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = (
+            func.unnest(cast(list(keys), ARRAY(String)))
+            .table_valued("unit")
+            .render_derived(name="wanted")
         )
-        for unit, is_default, *values in rows:
-            result[unit].add(bool(is_default), [v or 0 for v in values])
+        return list(session.execute(query.join(wanted, wanted.c.unit == StatMonth.unit)))
+    rows: list[Any] = []
+    for start in range(0, len(keys), _CHUNK):
+        chunk = list(keys[start : start + _CHUNK])
+        rows.extend(session.execute(query.where(StatMonth.unit.in_(chunk))))
+    return rows
+
+
+def light_sums(
+    session: Session,
+    dimension: Dimension,
+    keys: Sequence[str],
+    months: Sequence[int],
+    *,
+    low_levels: int,
+    per_month: bool = False,
+    channel: int | None = None,
+) -> dict[tuple[str, int], tuple[int, int, float, int]]:
+    """Evaluations, transactions, points and ratings at or below ``low_levels`` of each unit
+    (and month, with ``per_month``; month 0 otherwise), summed by the database: what rankings
+    and focus lists need of thousands of units, one row each."""
+    if not keys:
+        return {}
+    low = sum(
+        (getattr(StatMonth, f"level{level}") for level in range(1, low_levels + 1)),
+        start=literal(0),
+    )
+    month = StatMonth.month if per_month else literal(0)
+    rows = _rollup_rows(
+        session,
+        dimension,
+        keys,
+        months,
+        channel=channel,
+        columns=(
+            StatMonth.unit,
+            month,
+            func.sum(StatMonth.evaluations),
+            func.sum(StatMonth.transactions),
+            func.sum(StatMonth.points),
+            func.sum(low),
+        ),
+        group_by=(StatMonth.unit, *([StatMonth.month] if per_month else [])),
+    )
+    result: dict[tuple[str, int], tuple[int, int, float, int]] = {}
+    for unit, at, n, tx, points, lows in rows:
+        result[(unit, int(at))] = (int(n or 0), int(tx or 0), float(points or 0), int(lows or 0))
     return result
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Boolean, Date, Float, Integer, SmallInteger, String
+from sqlalchemy import Boolean, Date, Float, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haochaping.db import Base
@@ -26,6 +26,9 @@ from haochaping.db import Base
 
 class StatMonth(Base):
     __tablename__ = "stat_month"
+    # A month of a whole dimension (a province's thousands of staff): read by this index and
+    # joined to the units asked about, rather than probed key by key.
+    __table_args__ = (Index("ix_stat_month_dimension_month", "dimension", "month"),)
 
     # Key order: a question names its units and months, so the primary key leads with them.
     dimension: Mapped[str] = mapped_column(String(8), primary_key=True)

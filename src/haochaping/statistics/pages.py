@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from haochaping.access.principal import Permission, Principal
 from haochaping.access.rules import Forbidden, principal_for_user
-from haochaping.catalog.models import Organization, Region, Staff, Window
+from haochaping.catalog.models import Organization, Region, RegionLevel, Staff, Window
 from haochaping.clock import BEIJING, local_date
 from haochaping.console.auth import CurrentUser
 from haochaping.console.pages import ConsoleRoute, templates
@@ -30,7 +30,7 @@ from haochaping.evaluations import service as evaluations
 from haochaping.evaluations.models import CHANNEL_NAMES, Channel
 from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
-from haochaping.statistics import hotwords, service
+from haochaping.statistics import export, hotwords, service
 from haochaping.statistics.bulletin import (
     DOCX_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
@@ -50,6 +50,8 @@ BASE = "/console/stats"
 EXPORT = "/api/v1/stats/export.xlsx"
 PAGE_SIZE = 50
 LEVEL_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+# Region levels whose page lists organisations, not staff, among its focus objects.
+WIDE_LEVELS = frozenset({RegionLevel.province.value, RegionLevel.city.value})
 # The dashboard runs the ECharts bundle the application serves itself, nothing inline.
 DASHBOARD_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -299,10 +301,12 @@ def _focus(
     key = view.unit.key
     selections: list[service.Selection] = []
     if view.dimension is Dimension.region:
-        selections = [
-            service.Selection(Dimension.org, period, region=key, channel=channel),
-            service.Selection(Dimension.staff, period, region=key, channel=channel),
-        ]
+        selections = [service.Selection(Dimension.org, period, region=key, channel=channel)]
+        staff = service.Selection(Dimension.staff, period, region=key, channel=channel)
+        # Staff are followed from their county and organisation pages: a province's or a
+        # city's thousands of clerks would drown its organisations (the API still lists them).
+        if view.unit.level not in WIDE_LEVELS:
+            selections.append(staff)
     elif view.dimension is Dimension.org:
         selections = [service.Selection(Dimension.staff, period, org_id=int(key), channel=channel)]
     entries = []
@@ -394,6 +398,7 @@ def dashboard(
             "focus": focus,
             "focus_export": focus_export,
             "focus_reasons": FOCUS_REASONS,
+            "wide_levels": WIDE_LEVELS,
             "words": words,
             "recent": recent,
             "level_names": LEVEL_NAMES,
@@ -402,6 +407,7 @@ def dashboard(
             "keep": keep,
             "q": lambda **extra: urlencode({**keep, **extra}),
             "charts_json": json.dumps(_charts(overview), ensure_ascii=False).replace("</", "<\\/"),
+            "overview_export": f"{BASE}/overview.xlsx?" + urlencode({**keep, **view.params}),
             "table_export": f"{EXPORT}?"
             + urlencode(
                 {**keep, "dimension": view.dimension.value, "kind": "table", **_own_params(view)}
@@ -444,6 +450,35 @@ def _workorders_link(session: Session, view: View, period: Period) -> str:
 
 def _last_day(period: Period) -> date:
     return period.end - timedelta(days=1)
+
+
+@router.get("/overview.xlsx", summary="导出本页指标与图表数据（xlsx）")
+def overview_export(
+    session: SessionDep,
+    now: NowDep,
+    reader: Reader,
+    region: Annotated[str | None, Query(max_length=12, pattern=r"^\d{6,12}$")] = None,
+    org: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    window: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    staff: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    period: Annotated[str | None, Query(max_length=20)] = None,
+    channel_code: Annotated[str | None, Query(alias="channel", pattern=r"^[1-7]?$")] = None,
+) -> Response:
+    """The unit of a dashboard page: its figures and the tables behind its charts."""
+    _, principal = reader
+    chosen = _period(local_date(now), period)
+    channel = int(channel_code) if channel_code else None
+    view = _view(session, principal, region=region, org=org, window=window, staff=staff)
+    overview = service.overview(
+        session, principal.scope, view.dimension, view.unit.key, chosen, channel=channel
+    )
+    content = export.overview_xlsx(f"{view.unit.name}{chosen.label}"[:31], overview)
+    name = f"统计-{view.unit.code}-{chosen.code.replace('..', '至')}.xlsx"
+    return Response(
+        content,
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 @router.get("/bulletin.{extension}", summary="下载“好差评”情况通报（G2）")

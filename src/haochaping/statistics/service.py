@@ -154,37 +154,15 @@ class _Light:
 
 
 def _light(
-    session: Session,
-    units: list[Unit],
-    period: Period,
-    *,
-    focus_max_level: int,
-    channel: int | None,
+    units: list[Unit], sums: dict[tuple[str, int], tuple[int, int, float, int]], month: int
 ) -> list[_Light]:
-    sums = (
-        metrics.read_sums(
-            session, units[0].dimension, [u.key for u in units], period.months, channel=channel
-        )
-        if units
-        else {}
-    )
     rows = []
     for u in units:
-        found = sums.get(u.key)
-        if found is None or not found.evaluations:
+        found = sums.get((u.key, month))
+        if found is None or not found[0]:
             continue
-        rows.append(
-            _Light(
-                u.key,
-                u.code,
-                u.name,
-                u.group,
-                found.evaluations,
-                found.transactions,
-                found.points / found.transactions if found.transactions else None,
-                sum(found.levels[:focus_max_level]),
-            )
-        )
+        n, tx, points, low = found
+        rows.append(_Light(u.key, u.code, u.name, u.group, n, tx, points / tx if tx else None, low))
     return rows
 
 
@@ -194,8 +172,12 @@ def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEn
     region = _region_of(session, access, selection)
     supervision = profile_of(session, access, region).supervision
     units = units_of(session, access, selection)
-    level, channel = supervision.focus_max_level, selection.channel
-    rows = _light(session, units, selection.period, focus_max_level=level, channel=channel)
+    keys = [u.key for u in units]
+    dimension, level, channel = selection.dimension, supervision.focus_max_level, selection.channel
+    whole = metrics.light_sums(
+        session, dimension, keys, selection.period.months, low_levels=level, channel=channel
+    )
+    rows = _light(units, whole, 0)
     entries = [
         FocusEntry(
             dimension=selection.dimension,
@@ -214,17 +196,22 @@ def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEn
         for r in rankings.concentrated_low(rows, supervision)
     ]
     last = Period(selection.period.last, selection.period.last, "")
+    months = [
+        (last.previous(back) if back else last).first for back in range(supervision.bottom_periods)
+    ]
+    monthly_sums = metrics.light_sums(
+        session, dimension, keys, months, low_levels=level, per_month=True, channel=channel
+    )
     streak: set[str] | None = None
     latest: dict[str, _Light] = {}
     latest_standing: dict[str, rankings.Standing] = {}
-    for back in range(supervision.bottom_periods):
-        month = last.previous(back) if back else last
-        monthly = _light(session, units, month, focus_max_level=level, channel=channel)
+    for back, month in enumerate(months):
+        monthly = _light(units, monthly_sums, month)
         found = rankings.standings(monthly, supervision)
         if back == 0:
             latest, latest_standing = {r.key: r for r in monthly}, found
-        keys = rankings.bottom(found, supervision.bottom_n)
-        streak = keys if streak is None else streak & keys
+        keys_bottom = rankings.bottom(found, supervision.bottom_n)
+        streak = keys_bottom if streak is None else streak & keys_bottom
         if not streak:
             break
     for key in sorted(streak or ()):

@@ -141,10 +141,17 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
         yield list(ids[start : start + _CHUNK])
 
 
-def open_reviews(*, session: Session, evaluation_ids: Sequence[int], now: datetime) -> int:
+def open_reviews(
+    *,
+    session: Session,
+    evaluation_ids: Sequence[int],
+    now: datetime,
+    calendar: WorkCalendar | None = None,
+) -> int:
     """E1: open a review, with its deadline, for each given bad evaluation with labels or text
     that has none yet; returns how many were opened. Set-wise: a handful of queries for up to
-    thousands of evaluations, inside the caller's transaction."""
+    thousands of evaluations, inside the caller's transaction (``calendar``: one the caller
+    has loaded in it already)."""
     ids = sorted(set(evaluation_ids))
     candidates: list[Any] = []
     for chunk in _chunks(ids):
@@ -173,7 +180,7 @@ def open_reviews(*, session: Session, evaluation_ids: Sequence[int], now: dateti
     if not candidates:
         return 0
     case_regions, bundle_regions = _regions(session, candidates)
-    calendar = WorkCalendar.load(session)
+    calendar = calendar or WorkCalendar.load(session)
     profiles: dict[str, Profile] = {}
     rows: list[dict[str, Any]] = []
     dues: dict[int, DueTime] = {}

@@ -169,6 +169,51 @@ def enter(
     return step
 
 
+def enter_new(
+    session: Session,
+    orders: list[WorkOrder],
+    state: State,
+    *,
+    policies: list[WorkOrderPolicy],
+    calendar: WorkCalendar,
+) -> list[WorkOrderStep]:
+    """``enter`` for orders that have just been opened (no step yet), set-wise: one flush of
+    all their steps and one INSERT per kind of deadline (a bulk of bad reviews)."""
+    steps: list[WorkOrderStep] = []
+    dues: list[DueTime | None] = []
+    for order, policy in zip(orders, policies, strict=True):
+        duration = step_duration(policy, state)
+        due = (
+            due_after(calendar, _anchor(order, state, order.received_at, []), duration)
+            if (duration is not None)
+            else None
+        )
+        dues.append(due)
+        step = WorkOrderStep(
+            order_id=order.id,
+            state=state.value,
+            started_at=order.received_at,
+            due_at=due.at if due else None,
+            due_rule=f"work_order.{STEPS[state].rule}" if due else None,
+            estimated=due.estimated if due else False,
+        )
+        session.add(step)
+        steps.append(step)
+    session.flush()
+    overdue: dict[int, tuple[datetime, bool]] = {}
+    warn: dict[int, tuple[datetime, bool]] = {}
+    for step, due, order, policy in zip(steps, dues, orders, policies, strict=True):
+        if due is None:
+            continue
+        overdue[step.id] = (due.at, due.estimated)
+        warn_at = _warn_at(policy, due.at, order.received_at)
+        if warn_at is not None:
+            warn[step.id] = (warn_at, False)
+    deadlines.schedule_many(session=session, kind=OVERDUE_KIND, dues=overdue)
+    deadlines.schedule_many(session=session, kind=WARN_KIND, dues=warn)
+    return steps
+
+
 def open_step(session: Session, order_id: int) -> WorkOrderStep | None:
     return session.scalar(
         select(WorkOrderStep)

@@ -442,3 +442,39 @@ def test_cli_adds_lists_and_revokes_devices(
         assert result.exit_code == 1 and "window_not_found" in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_one_screen_per_signal_and_refusals_are_pages(tc: TestClient, world: World) -> None:
+    assert pair(tc, world.code).status_code == 303
+    with world.db.transaction() as session:
+        _, code = devices.add_device(session=session, window_code="W1", name="", now=NOW, actor="t")
+    sid = signal(tc, world, "D-1").json()["signal_id"]
+    assert tc.get(f"/device/rate/{sid}").status_code == 200
+    assert tc.get(f"/device/rate/{sid}").status_code == 200  # a reload of the same screen
+    with TestClient(world.app, follow_redirects=False) as other:
+        assert pair(other, code).status_code == 303
+        # The second device of the window cannot take a screen the first one shows.
+        r = other.get(f"/device/rate/{sid}")
+        assert r.status_code == 303 and r.headers["location"] == "/device"
+        r = other.post(f"/device/rate/{sid}/dismiss", data={"form_token": "x"})
+        assert r.status_code == 403
+    # Nothing a device sends produces a server error; every refusal is a page in Chinese.
+    assert tc.get("/device/rate/999999").headers["location"] == "/device"  # back to idle
+    for response in (
+        tc.get("/device/rate/0"),
+        tc.get("/device/rate/999999/done"),
+        tc.post("/device/pair", data={"code": "X" * 100}),
+        tc.post("/device/rate/999999", data={"form_token": "x", "level": "9"}),
+    ):
+        assert 400 <= response.status_code < 500, response.status_code
+        assert response.headers["content-type"].startswith("text/html")
+        assert "<h1>" in response.text
+    r = tc.get("/device/events", headers={"Last-Event-ID": "x" * 100})
+    assert r.status_code == 422
+    # Large type by default; the switch goes back to the same screen only.
+    assert 'class="elder"' in tc.get(f"/device/rate/{sid}").text
+    r = tc.get(f"/device/mode?elder=0&then=/device/rate/{sid}")
+    assert r.status_code == 303 and r.headers["location"] == f"/device/rate/{sid}"
+    assert 'class="elder"' not in tc.get(f"/device/rate/{sid}").text
+    r = tc.get("/device/mode?elder=1&then=https://evil.example/")
+    assert r.headers["location"] == "/device"

@@ -201,10 +201,16 @@ def test_cli_import_paper(
         with committed_db.transaction() as session:
             build(session)
         file = write_csv(tmp_path / "forms.csv", ROWS)
+        report = tmp_path / "errors.csv"
         result = CliRunner().invoke(
-            cli_app, ["import", "paper", str(file), "--now", NOW.isoformat()]
+            cli_app,
+            ["import", "paper", str(file), "--now", NOW.isoformat(), "--report", str(report)],
         )
         assert result.exit_code == 1, result.output
+        with report.open(encoding="utf-8-sig", newline="") as fh:
+            lines = list(csv.DictReader(fh))
+        assert {int(r["row"]): r["code"] for r in lines} == EXPECTED_ERRORS
+        assert all(r["message"] for r in lines)
         assert "已保存 3 行" in result.output and "有误 8 行" in result.output
         for row, code in EXPECTED_ERRORS.items():
             assert re.search(rf"│\s+{row} │.*{code}", result.output), (row, code)

@@ -280,3 +280,30 @@ def test_forged_tokens_and_forms_get_pages_never_500(client: TestClient, world: 
     with world.db.transaction() as session:
         assert session.scalar(select(Window.id).where(Window.id == world.w1)) is not None
     assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_elder_mode_switch_is_on_every_window_page_and_remembered(
+    client: TestClient, world: World
+) -> None:
+    path = window_qr.window_path(world.w1)
+    page = client.get(path)
+    assert 'id="mode-switch"' in page.text and "切换到大字关怀版" in page.text
+    assert '<html lang="zh-CN" class="elder">' not in page.text
+    switch = re.search(r'id="mode-switch" href="([^"]+)"', page.text)
+    assert switch
+    r = client.get(switch.group(1).replace("&amp;", "&"))
+    assert r.status_code == 303 and r.headers["location"] == path
+    assert "hcp_elder=1" in r.headers["set-cookie"]
+    page = client.get(path)
+    assert '<html lang="zh-CN" class="elder">' in page.text and "切换到标准版" in page.text
+    challenge = ask_code(client, path)
+    verify = client.get(f"{path}/verify?c={challenge}")
+    assert 'class="elder"' in verify.text
+    back = re.search(r'id="mode-switch" href="([^"]+)"', verify.text)
+    assert back
+    r = client.get(back.group(1).replace("&amp;", "&"))
+    assert r.status_code == 303 and r.headers["location"] == f"{path}/verify?c={challenge}"
+    assert 'class="elder"' not in client.get(r.headers["location"]).text
+    # Only the window's own pages are places to go back to.
+    assert client.get(f"{path}/mode?then=https://evil.example").status_code == 422
+    assert client.get("/w/forged.token/mode").status_code == 404

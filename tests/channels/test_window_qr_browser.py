@@ -65,6 +65,12 @@ def test_scan_phone_code_list_and_rate(served: tuple[str, World], phone: Page) -
     expect(cases).not_to_contain_text("Q-W2")
     expect(phone.locator("#masked-phone")).to_have_text("138****8000")
     assert PHONE not in phone.content()
+    # Elder mode (适老化) from the list page, remembered, and still on the list.
+    phone.get_by_role("link", name="切换到大字关怀版").click()
+    expect(phone.locator("html")).to_have_class("elder")
+    expect(phone.locator("#my-cases")).to_contain_text("Q-OPEN")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, width
     phone.get_by_role("link", name="去评价").click()
     expect(phone.get_by_role("heading", level=1)).to_have_text("请您对本次服务进行评价")
     expect(phone.locator("main")).to_contain_text("Q-OPEN")

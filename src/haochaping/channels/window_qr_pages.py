@@ -10,8 +10,10 @@ holds a random secret whose hash only is stored.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +22,7 @@ from fastapi.routing import APIRoute
 
 from haochaping.access.rules import Public
 from haochaping.channels import window_qr
-from haochaping.channels.pages import BUSY, ELDER_COOKIE, HEADERS, templates
+from haochaping.channels.pages import BUSY, ELDER_COOKIE, ELDER_MAX_AGE, HEADERS, templates
 from haochaping.config import get_settings
 from haochaping.errors import DomainError
 from haochaping.protection.ratelimit import RateLimit
@@ -29,14 +31,32 @@ from haochaping.web import NowDep, SessionDep
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "hcp_wqr"
+_SAFE_TOKEN = re.compile(r"[0-9a-z]{1,12}\.[0-9A-Za-z_-]{1,24}")
 TITLES = {404: "二维码无效", 429: "操作过于频繁"}
+
+
+class WindowVisit:
+    """What the shared layout needs for its elder-mode switch (``visit.mode_url``): the
+    switch comes back to the same window page."""
+
+    back = None
+
+    def __init__(self, request: Request) -> None:
+        token = str(request.path_params.get("token", ""))
+        self.token = token if _SAFE_TOKEN.fullmatch(token) else None
+        self.elder = request.cookies.get(ELDER_COOKIE) == "1"
+
+    def mode_url(self, then: str = "") -> str:
+        params = {"elder": "0" if self.elder else "1", "then": then}
+        return f"{window_qr.PATH_PREFIX}{self.token}/mode?{urlencode(params)}"
 
 
 def _render(
     request: Request, template: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    visit = WindowVisit(request)
     body = templates.get_template(template).render(
-        visit=None, elder=request.cookies.get(ELDER_COOKIE) == "1", **context
+        visit=visit if visit.token else None, elder=visit.elder, **context
     )
     return HTMLResponse(body, status_code=status_code)
 
@@ -191,6 +211,7 @@ def _verify_page(
         request,
         "window_verify.html",
         status_code,
+        mode_then=f"verify:{challenge.public_id}",
         window=window_qr.window_info(session=session, window_id=window_id),
         path=window_qr.PATH_PREFIX + token,
         form_token=window_qr.form_token(token, "verify"),
@@ -271,7 +292,39 @@ def my_cases(request: Request, token: str, session: SessionDep, now: NowDep) -> 
     return _render(
         request,
         "window_cases.html",
+        mode_then="cases",
         window=window_qr.window_info(session=session, window_id=window_id),
         masked_phone=who.phone_masked,
         items=items,
     )
+
+
+@router.get("/{token}/mode")
+def switch_mode(
+    request: Request,
+    token: str,
+    elder: Annotated[str, Query(pattern="^[01]$")] = "1",
+    then: Annotated[str, Query(pattern="^(cases|verify:[A-Za-z0-9_-]{1,32})?$")] = "",
+) -> Response:
+    """Elder mode (适老化) on or off, remembered in the rating pages' cookie; back to the
+    same window page."""
+    _window(token)
+    target = window_qr.PATH_PREFIX + token
+    if then == "cases":
+        target += "/cases"
+    elif then.startswith("verify:"):
+        target += "/verify?" + urlencode({"c": then.removeprefix("verify:")})
+    response = RedirectResponse(target, status_code=303)
+    if elder == "1":
+        response.set_cookie(
+            ELDER_COOKIE,
+            "1",
+            max_age=ELDER_MAX_AGE,
+            path="/",
+            secure=get_settings().cookie_secure,
+            httponly=True,
+            samesite="lax",
+        )
+    else:
+        response.delete_cookie(ELDER_COOKIE, path="/")
+    return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +47,10 @@ def import_paper(
     now: Annotated[
         str | None, typer.Option(help="以该时间作为录入时间（ISO 时间，默认当前时间）")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="把有误的行另存为 CSV 错误报告（行号、办件编号、错误代码、原因）"),
+    ] = None,
 ) -> None:
     """逐行校验并导入纸质评价表：正确的行全部保存，有误的行逐行列出行号和原因。"""
     database = open_database()
@@ -82,6 +87,9 @@ def import_paper(
         f"{'[red]' if result.errors else ''}有误 {len(result.errors)} 行"
         f"{'[/red]' if result.errors else ''}"
     )
+    if report is not None:
+        _write_report(report, result)
+        console.print(f"错误报告：{escape(str(report))}")
     if result.errors:
         table = Table(title="[red]以下各行未导入[/red]")
         table.add_column("行", justify="right")
@@ -93,3 +101,15 @@ def import_paper(
         err_console.print(table)
         err_console.print("其余各行已保存；改正以上各行后，可只导入这些行。")
         raise typer.Exit(1)
+
+
+def _write_report(path: Path, result: paper.ImportResult) -> None:
+    try:
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["row", "case_no", "code", "message"])
+            for error in result.errors:
+                writer.writerow([error.row, error.case_no, error.code, error.message])
+    except OSError as exc:
+        err_console.print(f"[red]无法写入错误报告[/red] {escape(str(path))}：{escape(str(exc))}")
+        raise typer.Exit(1) from exc

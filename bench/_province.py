@@ -469,14 +469,16 @@ FROM gen
         "work_orders",
         """
 INSERT INTO work_orders (id, order_no, source, state, evaluation_id, case_id, org_id,
-                         region_code, window_id, staff_id, profile_name, profile_version,
-                         complaint_text, real_name, verdict, cause, deduction_points,
-                         resolution, rater_satisfied, reopened, overdue, received_at,
-                         transferred_at, appeal_filed_at, updated_at, closed_at, version)
+                         region_code, window_id, staff_id, line_id, item_id, profile_name,
+                         profile_version, complaint_text, real_name, verdict, cause,
+                         deduction_points, resolution, rater_satisfied, reopened, overdue,
+                         received_at, transferred_at, appeal_filed_at, updated_at, closed_at,
+                         version)
 SELECT id, 'WO' || lpad(id::text, 10, '0'), 'evaluation',
        CASE WHEN revoked THEN 'revoked' WHEN r_wo < 0.85 THEN 'closed'
             WHEN r_wo < 0.95 THEN 'rectifying' ELSE 'verifying' END,
-       id, id, org_id, region_code, window_id, staff_id, %(profile)s, %(profile_version)s,
+       id, id, org_id, region_code, window_id, staff_id, line_id, item_id, %(profile)s,
+       %(profile_version)s,
        %(bad_text)s, r_l2 < 0.3,
        CASE WHEN revoked THEN 'objective' WHEN r_wo < 0.95 THEN 'true' END,
        CASE WHEN NOT revoked AND r_wo < 0.95 THEN 'attitude' END,

@@ -444,13 +444,18 @@ def test_a_bundle_is_rated_as_one_matter(client: TestClient, world: World) -> No
 
 
 def test_a_server_side_problem_is_a_plain_page_without_details(
-    client: TestClient, world: World
+    client: TestClient, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    previous = pii_keyring.configure(None)  # the key file of the settings does not exist
+    # The key file of the settings does not exist (whatever other tests left behind).
+    monkeypatch.setenv("HCP_KEY_FILE", str(tmp_path / "missing-keys.json"))
+    get_settings.cache_clear()
+    previous = pii_keyring.configure(None)
     try:
         r = client.get(world.paths["P-1"])
     finally:
         pii_keyring.configure(previous)
+        monkeypatch.undo()
+        get_settings.cache_clear()
     assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
     assert "系统繁忙" in r.text and "keys.json" not in r.text and "Traceback" not in r.text
 

@@ -22,7 +22,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from haochaping.cases.models import Case
 from haochaping.clock import BEIJING
 from haochaping.evaluations.models import CHANNEL_NAMES, Channel
 from haochaping.policy.schemas import LabelCatalogue
@@ -405,16 +404,14 @@ def work_order_tallies(
         Dimension.window: (WorkOrder.window_id,),
         Dimension.staff: (WorkOrder.staff_id,),
         Dimension.region: (WorkOrder.region_code,),
-        Dimension.line: (WorkOrder.region_code, Case.line_id),
-        Dimension.item: (WorkOrder.region_code, Case.item_id),
+        Dimension.line: (WorkOrder.region_code, WorkOrder.line_id),
+        Dimension.item: (WorkOrder.region_code, WorkOrder.item_id),
     }[dimension]
     query = (
         select(*groups, *measures)
         .where(WorkOrder.received_at >= start, WorkOrder.received_at < end)
         .group_by(*groups)
     )
-    if dimension in (Dimension.line, Dimension.item):
-        query = query.join(Case, Case.id == WorkOrder.case_id)
     if dimension in (Dimension.org, Dimension.window, Dimension.staff):
         ids = _ints(wanted)
         column = groups[0]

@@ -59,6 +59,8 @@ def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list
                 Case.region_code,
                 Case.window_id,
                 Case.staff_id,
+                Case.line_id,
+                Case.item_id,
                 Case.applicant_phone_index,
                 Case.applicant_id_index,
             ).where(
@@ -91,6 +93,8 @@ def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list
             region_code=case.region_code,
             window_id=case.window_id,
             staff_id=case.staff_id,
+            line_id=case.line_id,
+            item_id=case.item_id,
             profile_name=profile.name,
             profile_version=profile.version,
             # F4 (ZZ): a rater known by phone or identity number is a real-name rater.

@@ -64,6 +64,8 @@ class WorkOrder(Base):
     __table_args__ = (
         Index("ix_work_orders_state_received", "state", "received_at"),
         Index("ix_work_orders_org_state", "org_id", "state"),
+        # The statistics read a period's orders (issue 6).
+        Index("ix_work_orders_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -82,6 +84,10 @@ class WorkOrder(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None, index=True)
+    # Copied from the case: the statistics count orders per business line and item without
+    # reading the cases (issue 6). None for a complaint without a case.
+    line_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    item_id: Mapped[int | None] = mapped_column(Integer, default=None)
     profile_name: Mapped[str] = mapped_column(String(50))
     profile_version: Mapped[str] = mapped_column(String(80))
     # The complaint itself (on-site and hotline intakes; a bad review's text stays on it).

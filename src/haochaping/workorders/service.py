@@ -550,6 +550,8 @@ def register_complaint(
         region_code=region_code,
         window_id=window_id,
         staff_id=staff_id,
+        line_id=case.line_id if case else None,
+        item_id=case.item_id if case else None,
         profile_name=profile.name,
         profile_version=profile.version,
         complainant_name=data.complainant_name,

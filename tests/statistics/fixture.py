@@ -9,11 +9,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from haochaping.config import get_settings
 from haochaping.deadlines import service as deadlines
+from haochaping.policy.loader import clear_cache
 from haochaping.statistics import rollup
 from haochaping.sweeper import HANDLERS
 from tests.factories import T0, make_catalog, occasions_of, rate, register
@@ -81,3 +86,25 @@ def sweep(session: Session, now: datetime) -> None:
     while deadlines.sweep_batch(session=session, now=now, handlers=HANDLERS, limit=500).total:
         pass
     rollup.fold(session)
+
+
+@contextmanager
+def extra_profile(directory: Path, name: str, text: str) -> Iterator[str]:
+    """A profile file of the test's own (``HCP_POLICY_DIR``), loaded for the ``with`` block."""
+    import os
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
+    saved = os.environ.get("HCP_POLICY_DIR")
+    os.environ["HCP_POLICY_DIR"] = str(directory)
+    get_settings.cache_clear()
+    clear_cache()
+    try:
+        yield name
+    finally:
+        if saved is None:
+            os.environ.pop("HCP_POLICY_DIR", None)
+        else:
+            os.environ["HCP_POLICY_DIR"] = saved
+        get_settings.cache_clear()
+        clear_cache()

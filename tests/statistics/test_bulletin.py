@@ -27,7 +27,6 @@ from haochaping.cli import report
 from haochaping.config import get_settings
 from haochaping.db import Database
 from haochaping.errors import DomainError
-from haochaping.policy.loader import clear_cache
 from haochaping.statistics import service
 from haochaping.statistics.bulletin import build_bulletin, bulletin_filename, charts, render
 from haochaping.statistics.bulletin.content import Bulletin, area_word, gather, scrub
@@ -37,7 +36,7 @@ from haochaping.textreview import service as textreview
 from haochaping.textreview.models import TextReview
 from haochaping.workorders.models import WorkOrder
 from tests.factories import T0, make_catalog, occasions_of, rate, register
-from tests.statistics.fixture import NOVEMBER, build_november
+from tests.statistics.fixture import NOVEMBER, build_november, extra_profile
 
 PERIOD = parse_period(NOVEMBER)
 NOW = T0 + timedelta(days=9)
@@ -77,16 +76,9 @@ MEASURES = (
 
 
 @pytest.fixture
-def small_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    directory = tmp_path / "policies"
-    directory.mkdir()
-    (directory / f"{PROFILE}.yaml").write_text(PROFILE_YAML, encoding="utf-8")
-    monkeypatch.setenv("HCP_POLICY_DIR", str(directory))
-    get_settings.cache_clear()
-    clear_cache()
-    yield PROFILE
-    get_settings.cache_clear()
-    clear_cache()
+def small_samples(tmp_path: Path) -> Iterator[str]:
+    with extra_profile(tmp_path / "policies", PROFILE, PROFILE_YAML) as name:
+        yield name
 
 
 def _november(session: Session, profile: str | None = None) -> dict[str, Any]:

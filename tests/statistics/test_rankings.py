@@ -15,15 +15,13 @@ from sqlalchemy.orm import Session
 
 from haochaping.access.scope import Scope
 from haochaping.catalog.models import Region
-from haochaping.config import get_settings
 from haochaping.evaluations.models import Credit, Evaluation
-from haochaping.policy.loader import clear_cache
 from haochaping.policy.schemas import Supervision
 from haochaping.statistics import queue, rankings, rollup, service
 from haochaping.statistics.periods import parse_period
 from haochaping.statistics.schemas import Dimension, UnitMetrics
 from tests.factories import T0
-from tests.statistics.fixture import NOVEMBER, build_november, rated
+from tests.statistics.fixture import NOVEMBER, build_november, extra_profile, rated
 
 SUPERVISION = Supervision(
     ranking_min_evaluations=3,
@@ -105,16 +103,9 @@ supervision:
 
 
 @pytest.fixture
-def small_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    directory = tmp_path / "policies"
-    directory.mkdir()
-    (directory / f"{PROFILE}.yaml").write_text(PROFILE_YAML, encoding="utf-8")
-    monkeypatch.setenv("HCP_POLICY_DIR", str(directory))
-    get_settings.cache_clear()
-    clear_cache()
-    yield PROFILE
-    get_settings.cache_clear()
-    clear_cache()
+def small_samples(tmp_path: Path) -> Iterator[str]:
+    with extra_profile(tmp_path / "policies", PROFILE, PROFILE_YAML) as name:
+        yield name
 
 
 def _county_uses(session: Session, profile: str) -> None:

@@ -474,9 +474,14 @@ def overview_export(
     )
     content = export.overview_xlsx(f"{view.unit.name}{chosen.label}"[:31], overview)
     name = f"统计-{view.unit.code}-{chosen.code.replace('..', '至')}.xlsx"
+    return _download(content, XLSX_MEDIA_TYPE, name)
+
+
+def _download(content: bytes, media_type: str, name: str) -> Response:
+    """A file to save, under its Chinese name (RFC 5987)."""
     return Response(
         content,
-        media_type=XLSX_MEDIA_TYPE,
+        media_type=media_type,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
     )
 
@@ -500,11 +505,7 @@ def bulletin(
     else:
         content, media_type = workbook.render(gathered), XLSX_MEDIA_TYPE
     name = bulletin_filename(gathered.region_code, chosen, extension)
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )
+    return _download(content, media_type, name)
 
 
 @router.get("/reviews", summary="含热词的差评")

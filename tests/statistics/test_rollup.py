@@ -17,11 +17,13 @@ from haochaping.clock import BEIJING
 from haochaping.evaluations.models import Credit, Evaluation
 from haochaping.scores import service as scores
 from haochaping.scores.schemas import Dimension as ScoreDimension
-from haochaping.statistics import queue, rollup, service
+from haochaping.statistics import orders, queue, rollup, service
+from haochaping.statistics.geography import Geography
 from haochaping.statistics.metrics import period_bounds
-from haochaping.statistics.models import StatDay, StatLabel, StatMonth, StatPending
+from haochaping.statistics.models import StatDay, StatLabel, StatMonth, StatOrders, StatPending
 from haochaping.statistics.periods import parse_period
 from haochaping.statistics.schemas import Dimension
+from haochaping.workorders.models import WorkOrder
 from tests.factories import T0, make_catalog, occasions_of, rate, register
 from tests.statistics.fixture import sweep
 
@@ -229,3 +231,62 @@ def test_a_revocation_takes_the_evaluation_out_of_every_figure(session: Session)
             session, Scope.all(), service.Selection(dimension, period, region=region)
         )
         assert all(r.evaluations == 0 and r.bad == 0 for r in rows), dimension
+
+
+def _raw_orders(session: Session) -> dict[tuple[str, str, int], list[float]]:
+    geo = Geography.load(session)
+    result = {}
+    for month in orders.all_months(session):
+        start, end = orders.month_bounds(month)
+        for dimension in Dimension:
+            for key, values in orders.count(session, dimension, start, end, geo).items():
+                result[(dimension.value, key, month)] = values
+    return result
+
+
+def _stored_orders(session: Session) -> dict[tuple[str, str, int], list[float]]:
+    return {
+        (r.dimension, r.unit, r.month): [float(getattr(r, name)) for name in orders.MEASURES]
+        for r in session.scalars(select(StatOrders))
+    }
+
+
+def test_F1_F6_work_order_figures_follow_every_change_and_equal_the_raw_orders(
+    session: Session,
+) -> None:
+    """Orders change after they arrive: each change queues its month, the fold recounts it, and
+    the rollup equals the raw orders; a rebuild gives the same."""
+    _random_month(session, 3)
+    rollup.fold(session)
+    assert _stored_orders(session) == _raw_orders(session)
+    november = orders.month_of(T0)
+    assert _stored_orders(session)[("region", "450000", november)][0] > 0
+
+    # Close one order on time, mark another overdue (as the sweeper does), uphold an appeal.
+    changed = list(session.scalars(select(WorkOrder).order_by(WorkOrder.id).limit(3)))
+    first, second, third = changed
+    first.state, first.resolution = "closed", "rectify"
+    second.overdue = True
+    third.state, third.appeal_filed_at = "revoked", T0
+    session.flush()
+    pending = set(
+        session.scalars(select(StatPending.ref_id).where(StatPending.kind == queue.ORDERS))
+    )
+    assert pending == {orders.month_of(o.received_at) for o in changed}
+    rollup.fold(session)
+    figures = _stored_orders(session)
+    assert figures == _raw_orders(session)
+    totals = [0.0] * len(orders.MEASURES)
+    for (dimension, unit, _), values in figures.items():
+        if (dimension, unit) == ("region", "450000"):
+            totals = [a + b for a, b in zip(totals, values, strict=True)]
+    province = dict(zip(orders.MEASURES, totals, strict=True))
+    assert province["overdue"] >= 1 and province["upheld"] >= 1 and province["rectified"] >= 1
+
+    tallies = service.metrics.work_order_tallies(
+        session, Dimension.region, ["450000"], parse_period("2026-10..2026-11")
+    )["450000"]
+    assert (tallies.opened, tallies.upheld) == (province["opened"], province["upheld"])
+
+    rollup.rebuild(session)
+    assert _stored_orders(session) == figures

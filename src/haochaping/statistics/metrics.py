@@ -13,8 +13,6 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     String,
-    and_,
-    case,
     cast,
     func,
     literal,
@@ -25,9 +23,9 @@ from sqlalchemy.orm import Session
 from haochaping.clock import BEIJING
 from haochaping.evaluations.models import CHANNEL_NAMES, Channel
 from haochaping.policy.schemas import LabelCatalogue
-from haochaping.statistics.models import StatDay, StatLabel, StatMonth
+from haochaping.statistics import orders
+from haochaping.statistics.models import StatDay, StatLabel, StatMonth, StatOrders
 from haochaping.statistics.periods import Period
-from haochaping.statistics.rollup import Geography
 from haochaping.statistics.schemas import (
     ChannelShare,
     Dimension,
@@ -38,8 +36,6 @@ from haochaping.statistics.schemas import (
     WorkOrderTally,
 )
 from haochaping.statistics.units import Unit
-from haochaping.workorders.models import WorkOrder
-from haochaping.workorders.procedure import State
 
 _CHUNK = 900
 
@@ -375,73 +371,34 @@ def period_bounds(period: Period) -> tuple[datetime, datetime]:
 def work_order_tallies(
     session: Session, dimension: Dimension, keys: Iterable[str], period: Period
 ) -> dict[str, WorkOrderTally]:
-    """F1-F6 figures of the work orders received in the period, per unit: counted by the
-    database per (organisation, window, staff, region, line, item) group, then added up per
-    unit here (a region counts its sub-regions' groups)."""
-    wanted = set(keys)
+    """F1-F6 figures of the work orders received in the period, per unit (``stat_orders``)."""
+    wanted = sorted(set(keys))
     if not wanted:
         return {}
-    start, end = period_bounds(period)
-    closed = WorkOrder.state.in_((State.closed.value, State.revoked.value))
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    measures = (
-        func.count(),
-        count(closed),
-        count(WorkOrder.overdue.is_(True)),
-        count(and_(closed, WorkOrder.overdue.is_(False))),
-        count(and_(WorkOrder.resolution == "rectify", WorkOrder.state == State.closed.value)),
-        count(WorkOrder.appeal_filed_at.is_not(None)),
-        count(WorkOrder.state == State.revoked.value),
-        count(WorkOrder.real_name.is_(True)),
-        count(and_(WorkOrder.real_name.is_(True), WorkOrder.rater_satisfied.is_not(None))),
-        func.coalesce(func.sum(WorkOrder.deduction_points), 0.0),
-    )
-    groups = {
-        Dimension.org: (WorkOrder.org_id,),
-        Dimension.window: (WorkOrder.window_id,),
-        Dimension.staff: (WorkOrder.staff_id,),
-        Dimension.region: (WorkOrder.region_code,),
-        Dimension.line: (WorkOrder.region_code, WorkOrder.line_id),
-        Dimension.item: (WorkOrder.region_code, WorkOrder.item_id),
-    }[dimension]
-    query = (
-        select(*groups, *measures)
-        .where(WorkOrder.received_at >= start, WorkOrder.received_at < end)
-        .group_by(*groups)
-    )
-    if dimension in (Dimension.org, Dimension.window, Dimension.staff):
-        ids = _ints(wanted)
-        column = groups[0]
-        query = query.where(column.in_(ids)) if len(ids) <= _CHUNK else query
-    geo = Geography.load(session) if len(groups) > 1 or dimension is Dimension.region else None
+    columns = [func.sum(getattr(StatOrders, name)) for name in orders.MEASURES]
+    conds: list[ColumnElement[bool]] = [
+        StatOrders.dimension == dimension.value,
+        StatOrders.month.in_(period.months),
+    ]
+    query = select(StatOrders.unit, *columns).where(*conds).group_by(StatOrders.unit)
+    if session.get_bind().dialect.name == "postgresql":
+        wanted_keys = (
+            func.unnest(cast(wanted, ARRAY(String)))
+            .table_valued("unit")
+            .render_derived(name="wanted")
+        )
+        rows = list(session.execute(query.join(wanted_keys, wanted_keys.c.unit == StatOrders.unit)))
+    else:
+        rows = []
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            rows.extend(session.execute(query.where(StatOrders.unit.in_(chunk))))
     result: dict[str, WorkOrderTally] = {}
-    for row in session.execute(query):
-        for key in _group_keys(dimension, geo, row[: len(groups)]):
-            if key in wanted:
-                _add(result.setdefault(key, WorkOrderTally()), row[len(groups) :])
-    for tally in result.values():
+    for unit, *values in rows:
+        tally = result[unit] = WorkOrderTally()
+        _add(tally, values)
         tally.revisit_rate = tally.revisited / tally.real_name if tally.real_name else None
     return result
-
-
-def _ints(keys: set[str]) -> list[int]:
-    return sorted(int(k) for k in keys if k.isdigit())
-
-
-def _group_keys(dimension: Dimension, geo: Geography | None, group: Sequence[object]) -> list[str]:
-    if dimension in (Dimension.org, Dimension.window, Dimension.staff):
-        return [str(group[0])] if group[0] is not None else []
-    assert geo is not None
-    region = str(group[0])
-    if dimension is Dimension.region:
-        return geo.ancestors.get(region, [region])
-    ident = group[1]
-    if ident is None:
-        return []
-    return [f"{r}:{ident}" for r in geo.upper.get(region, [region])]
 
 
 def _add(tally: WorkOrderTally, row: Sequence[Any]) -> None:

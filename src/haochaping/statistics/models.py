@@ -77,9 +77,32 @@ class StatLabel(Base):
     evaluations: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class StatOrders(Base):
+    """F1-F6 figures of the work orders received in a month, per unit. Orders change for
+    weeks after they arrive (closed, overdue, appealed): a month is recounted whole from the raw
+    orders whenever one of its orders changes (``orders.refresh``)."""
+
+    __tablename__ = "stat_orders"
+
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
+    rectified: Mapped[int] = mapped_column(Integer, default=0)
+    appealed: Mapped[int] = mapped_column(Integer, default=0)
+    upheld: Mapped[int] = mapped_column(Integer, default=0)
+    real_name: Mapped[int] = mapped_column(Integer, default=0)
+    revisited: Mapped[int] = mapped_column(Integer, default=0)
+    deductions: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class StatPending(Base):
     """What the rollups have not counted yet: ``kind`` evaluation (``sign`` +1 when stored, -1
-    when revoked) or expired (an occasion closed unrated)."""
+    when revoked), expired (an occasion closed unrated) or orders (``ref_id`` a month, yyyymm,
+    whose work orders changed)."""
 
     __tablename__ = "stat_pending"
 

@@ -26,21 +26,16 @@ from sqlalchemy.orm import Session
 
 from haochaping.bulk_insert import upsert_adding
 from haochaping.cases.models import Case, Occasion, OccasionStatus
-from haochaping.catalog.models import Region, RegionLevel
 from haochaping.clock import local_date
 from haochaping.db import Database
 from haochaping.evaluations.models import Credit, Evaluation
 from haochaping.policy import service as policy
-from haochaping.statistics import queue
-from haochaping.statistics.models import StatDay, StatLabel, StatMonth, StatPending
+from haochaping.statistics import orders, queue
+from haochaping.statistics.geography import Geography
+from haochaping.statistics.models import StatDay, StatLabel, StatMonth, StatOrders, StatPending
 
 STAFF, WINDOW, ORG, LINE, REGION, ITEM = "staff", "window", "org", "line", "region", "item"
 DIMENSIONS = (STAFF, WINDOW, ORG, LINE, REGION, ITEM)
-# Regions that business lines and items are broken down by (the others read their county).
-_LINE_LEVELS = frozenset(
-    {RegionLevel.province.value, RegionLevel.city.value, RegionLevel.county.value}
-)
-
 _MONTH_KEYS = ("month", "dimension", "unit", "channel", "is_default")
 _MONTH_MEASURES = (
     "evaluations",
@@ -62,30 +57,6 @@ _LABEL_KEYS = ("month", "dimension", "unit", "label")
 def unit_key(dimension: str, ident: object, region: str | None = None) -> str:
     """The rollup key of a unit: a region's code, an id, or ``region:id`` for lines and items."""
     return f"{region}:{ident}" if dimension in (LINE, ITEM) else str(ident)
-
-
-class Geography:
-    """Ancestors of every region (itself included), read once per fold."""
-
-    def __init__(self, regions: Iterable[tuple[str, str, str]]) -> None:
-        self.levels: dict[str, str] = {}
-        self.ancestors: dict[str, list[str]] = {}
-        paths: dict[str, str] = {}
-        for code, level, path in regions:
-            self.levels[code], paths[code] = level, path
-        for code, path in paths.items():
-            chain = [c for c in path.strip("/").split("/") if c]
-            if code not in chain:
-                chain.append(code)
-            self.ancestors[code] = chain
-        self.upper = {
-            code: [c for c in chain if self.levels.get(c) in _LINE_LEVELS]
-            for code, chain in self.ancestors.items()
-        }
-
-    @classmethod
-    def load(cls, session: Session) -> Geography:
-        return cls(session.execute(select(Region.code, Region.level, Region.path)))
 
 
 @dataclass
@@ -333,8 +304,12 @@ def fold(session: Session, *, limit: int = 20000) -> int:
     tallies = Tallies()
     signs: dict[int, int] = defaultdict(int)
     expired: dict[int, int] = defaultdict(int)
+    order_months: set[int] = set()
     for kind, ref_id, sign in taken:
-        (signs if kind == queue.EVALUATION else expired)[ref_id] += sign
+        if kind == queue.ORDERS:
+            order_months.add(ref_id)
+        else:
+            (signs if kind == queue.EVALUATION else expired)[ref_id] += sign
     counted = sorted(i for i, s in signs.items() if s)
     if session.get_bind().dialect.name == "postgresql":
         if counted:
@@ -349,6 +324,7 @@ def fold(session: Session, *, limit: int = 20000) -> int:
     for units, closed in _expired_units(session, sorted(i for i, s in expired.items() if s), geo):
         tallies.add_expired(units, closed, 1)
     tallies.write(session)
+    orders.refresh(session, order_months)
     return len(taken)
 
 
@@ -400,7 +376,7 @@ def rebuild(
     occasions, replacing what they held, in the session's transaction. ``rebuild_database``
     runs it under REPEATABLE READ on PostgreSQL, so that what arrives meanwhile stays queued
     and is folded afterwards, neither lost nor counted twice."""
-    for model in (StatPending, StatMonth, StatDay, StatLabel):
+    for model in (StatPending, StatMonth, StatDay, StatLabel, StatOrders):
         session.execute(delete(model))
     geo = Geography.load(session)
     tallies = Tallies()
@@ -418,6 +394,7 @@ def rebuild(
         tallies.add_expired(units, closed, 1)
     result.expired = len(expired_ids)
     tallies.write(session)
+    orders.refresh(session, orders.all_months(session))
     for model, attribute in ((StatMonth, "month_rows"), (StatDay, "day_rows")):
         count = session.scalar(select(func.count()).select_from(model)) or 0
         setattr(result, attribute, count)

@@ -60,13 +60,34 @@ def upsert_adding(
     """Insert ``rows``; where a row with the same ``keys`` exists, add the other columns to it
     (counters of a rollup). Rows should come sorted by key, so that two writers lock the rows
     they share in the same order and never deadlock."""
+    _upsert(conn, table, rows, keys=keys, adding=True)
+
+
+def upsert_replacing(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keys: tuple[str, ...]
+) -> None:
+    """Insert ``rows``; where a row with the same ``keys`` exists, overwrite its other columns."""
+    _upsert(conn, table, rows, keys=keys, adding=False)
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    keys: tuple[str, ...],
+    adding: bool,
+) -> None:
     if not rows:
         return
     columns = tuple(rows[0])
     measures = [c for c in columns if c not in keys]
     if conn.dialect.name == "postgresql":
         arrays = ", ".join(f"CAST(:{c} AS {_pg_type(table.c[c].type)}[])" for c in columns)
-        updates = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in measures)
+        updates = ", ".join(
+            f"{c} = {table.name}.{c} + excluded.{c}" if adding else f"{c} = excluded.{c}"
+            for c in measures
+        )
         sql = (
             f'INSERT INTO "{table.name}" ({", ".join(columns)}) SELECT * FROM unnest({arrays}) '
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
@@ -75,7 +96,8 @@ def upsert_adding(
         return
     stmt: Any = sqlite_insert(table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in measures}
+        index_elements=list(keys),
+        set_={c: (table.c[c] + stmt.excluded[c]) if adding else stmt.excluded[c] for c in measures},
     )
     conn.execute(stmt, list(rows))
 

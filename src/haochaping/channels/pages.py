@@ -10,18 +10,14 @@ only credential: the forms carry a token derived from it (CSRF), and the pages a
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
@@ -31,6 +27,7 @@ from haochaping.access.rules import Public
 from haochaping.access.scope import Scope
 from haochaping.cases.models import OccasionStatus
 from haochaping.channels import links, reading
+from haochaping.channels.page_route import ChinesePageRoute
 from haochaping.clock import BEIJING
 from haochaping.config import get_settings
 from haochaping.errors import DomainError
@@ -39,8 +36,6 @@ from haochaping.evaluations.models import Channel
 from haochaping.evaluations.schemas import EvaluationIn, FollowUpIn
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.web import NowDep, SessionDep
-
-log = logging.getLogger(__name__)
 
 STATIC_PATH = "/r-static"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -146,37 +141,18 @@ def _visit_of(request: Request) -> Visit:
     return Visit(request, token, query.get("via"), query.get("back"))
 
 
-class RatingRoute(APIRoute):
+class RatingRoute(ChinesePageRoute):
     """Refusals as pages in Chinese, with the page's security headers on every answer."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        original = super().get_route_handler()
+    page = "rating page"
+    headers = HEADERS
+    titles = TITLES
+    default_title = "暂时无法评价"
+    invalid_text = "页面参数不正确，请重新打开评价链接。"
+    busy = BUSY
 
-        async def handler(request: Request) -> Response:
-            response: Response
-            try:
-                response = await original(request)
-            except DomainError as exc:
-                if exc.status_code >= 500:
-                    # A deployment problem (the key file…): the citizen is not told its details.
-                    log.error("rating page refused with %s: %s", exc.code, exc.message)
-                    response = message_page(_visit_of(request), 500, *BUSY)
-                else:
-                    title = TITLES.get(exc.status_code, "暂时无法评价")
-                    response = message_page(_visit_of(request), exc.status_code, title, exc.message)
-                    response.headers.update(getattr(exc, "headers", None) or {})
-            except RequestValidationError:
-                response = message_page(
-                    _visit_of(request), 422, "请求有误", "页面参数不正确，请重新打开评价链接。"
-                )
-            except Exception:
-                log.exception("rating page failed on %s", request.method)
-                response = message_page(_visit_of(request), 500, *BUSY)
-            for name, value in HEADERS.items():
-                response.headers.setdefault(name, value)
-            return response
-
-        return handler
+    def message(self, request: Request, status_code: int, title: str, text: str) -> Response:
+        return message_page(_visit_of(request), status_code, title, text)
 
 
 router = APIRouter(

@@ -9,26 +9,21 @@ holds a random secret whose hash only is stored.
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 
 from haochaping.access.rules import Public
 from haochaping.channels import window_qr
+from haochaping.channels.page_route import ChinesePageRoute
 from haochaping.channels.pages import BUSY, ELDER_COOKIE, ELDER_MAX_AGE, HEADERS, templates
 from haochaping.config import get_settings
 from haochaping.errors import DomainError
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.web import NowDep, SessionDep
-
-log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "hcp_wqr"
 _SAFE_TOKEN = re.compile(r"[0-9a-z]{1,12}\.[0-9A-Za-z_-]{1,24}")
@@ -65,34 +60,17 @@ def _message(request: Request, status_code: int, title: str, message: str) -> HT
     return _render(request, "message.html", status_code, title=title, message=message)
 
 
-class WindowQrRoute(APIRoute):
+class WindowQrRoute(ChinesePageRoute):
     """Refusals as pages in Chinese, with the rating page's security headers."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        original = super().get_route_handler()
+    page = "window QR page"
+    headers = HEADERS
+    titles = TITLES
+    invalid_text = "页面参数不正确，请重新扫描二维码。"
+    busy = BUSY
 
-        async def handler(request: Request) -> Response:
-            response: Response
-            try:
-                response = await original(request)
-            except DomainError as exc:
-                if exc.status_code >= 500:
-                    log.error("window QR page refused with %s: %s", exc.code, exc.message)
-                    response = _message(request, 500, *BUSY)
-                else:
-                    title = TITLES.get(exc.status_code, "暂时无法办理")
-                    response = _message(request, exc.status_code, title, exc.message)
-                    response.headers.update(getattr(exc, "headers", None) or {})
-            except RequestValidationError:
-                response = _message(request, 422, "请求有误", "页面参数不正确，请重新扫描二维码。")
-            except Exception:
-                log.exception("window QR page failed on %s", request.method)
-                response = _message(request, 500, *BUSY)
-            for name, value in HEADERS.items():
-                response.headers.setdefault(name, value)
-            return response
-
-        return handler
+    def message(self, request: Request, status_code: int, title: str, text: str) -> Response:
+        return _message(request, status_code, title, text)
 
 
 router = APIRouter(

@@ -270,6 +270,11 @@ class Question:
     units: int = 0
 
 
+# A page of a dashboard table (the API's and console's tables are paged; exports take all).
+PAGE = service.Paging(1, 50)
+BUSIEST = service.Paging(1, 50, "evaluations", descending=True)
+
+
 def questions(p: province.Province, seed: int) -> list[Question]:
     import random
 
@@ -351,7 +356,17 @@ def questions(p: province.Province, seed: int) -> list[Question]:
         ),
         Question(
             "rank.staff.city",
-            "ranking: staff of a city, one month",
+            "ranking: staff of a city, one month, a page of 50",
+            lambda s, i: service.ranking(
+                s, ACCESS, sel(Dimension.staff, month(i), region=city(i)), paging=PAGE
+            ),
+            lambda s, i: rankings.rank(
+                raw_table(s, sel(Dimension.staff, month(i), region=city(i))), SUPERVISION
+            ),
+        ),
+        Question(
+            "rank.staff.city.all",
+            "ranking: staff of a city, one month, every row (export)",
             lambda s, i: service.ranking(s, ACCESS, sel(Dimension.staff, month(i), region=city(i))),
             lambda s, i: rankings.rank(
                 raw_table(s, sel(Dimension.staff, month(i), region=city(i))), SUPERVISION
@@ -384,7 +399,15 @@ def questions(p: province.Province, seed: int) -> list[Question]:
         ),
         Question(
             "items.city",
-            "city → its service items, one month (table)",
+            "city → its service items, one month (a page of 50, most evaluated first)",
+            lambda s, i: service.table_page(
+                s, ACCESS, sel(Dimension.item, month(i), region=city(i)), BUSIEST
+            ),
+            lambda s, i: raw_table(s, sel(Dimension.item, month(i), region=city(i))),
+        ),
+        Question(
+            "items.city.all",
+            "city → its service items, one month, every row (export)",
             lambda s, i: service.table(s, ACCESS, sel(Dimension.item, month(i), region=city(i))),
             lambda s, i: raw_table(s, sel(Dimension.item, month(i), region=city(i))),
             lambda s, i: scores_of(s, ScoreDimension.item, city(i), month(i)),
@@ -430,8 +453,13 @@ def timed(db: Database, fn: Fn, reps: int, warmup: int = 2) -> tuple[Timing, Any
 
 
 def answer_size(answer: Any) -> int:
+    if isinstance(answer, tuple):  # a page: (total, rows)
+        return int(answer[0])
     if isinstance(answer, list):
         return len(answer)
+    total = getattr(answer, "total", None)
+    if isinstance(total, int) and total:
+        return total
     items = getattr(answer, "items", None)
     if isinstance(items, list):
         return len(items)

@@ -145,3 +145,40 @@ def test_scope_a_county_office_sees_its_subtree_only(session: Session) -> None:
     assert {
         r.code for r in service.table(session, manager, service.Selection(Dimension.staff, PERIOD))
     } == {"S1", "S2"}
+
+
+SORTS = ("code", "evaluations", "average", "bad_rate", "active_rate", "coverage", "overdue")
+
+
+def _sort_value(row: UnitMetrics, sort: str) -> float:
+    value = {
+        "code": 0.0,
+        "evaluations": row.evaluations,
+        "average": row.average,
+        "bad_rate": row.bad_rate,
+        "active_rate": row.active_rate,
+        "coverage": row.coverage,
+        "overdue": row.work_orders.overdue,
+    }[sort]
+    return -1.0 if value is None else float(value)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_page_of_a_table_is_the_full_table_sorted_then_cut(
+    session: Session, descending: bool
+) -> None:
+    """A dashboard reads one page: sorted on sums of every unit, full metrics for the page
+    only; the rows, their order and the total are those of the whole table."""
+    build_november(session)
+    selection = service.Selection(dimension=Dimension.staff, period=PERIOD, region="450000")
+    everything = service.table(session, Scope.all(), selection)
+    assert len(everything) >= 3
+    for sort in SORTS:
+        expected = sorted(
+            everything, key=lambda r: (_sort_value(r, sort), r.code), reverse=descending
+        )
+        for page in (1, 2, 3):
+            paging = service.Paging(page, 2, sort, descending)  # type: ignore[arg-type]
+            total, rows = service.table_page(session, Scope.all(), selection, paging)
+            assert total == len(everything)
+            assert rows == expected[(page - 1) * 2 : page * 2], (sort, page)

@@ -164,3 +164,24 @@ def test_F6_focus_lists_concentrated_low_and_bottom_for_consecutive_months(
     bottom = entries[("S2", "bottom_consecutive")]
     assert "连续 2 个月" in bottom.detail and "第 2/2 名" in bottom.detail
     assert ("S1", "bottom_consecutive") not in entries
+
+
+def test_F6_a_page_of_a_ranking_is_the_full_ranking_cut(
+    session: Session, small_samples: str
+) -> None:
+    """The console and the public pages read one page (or one unit) of a ranking: the
+    standings are those of the whole group, whatever page is built."""
+    build_november(session)
+    _county_uses(session, small_samples)
+    selection = service.Selection(
+        dimension=Dimension.staff, period=parse_period(NOVEMBER), region="450224"
+    )
+    full = service.ranking(session, Scope.all(), selection)
+    assert full.total == len(full.items) >= 3
+    for page in (1, 2):
+        cut = service.ranking(session, Scope.all(), selection, paging=service.Paging(page, 2))
+        assert cut.total == full.total and cut.page == page
+        assert cut.items == full.items[(page - 1) * 2 : page * 2]
+    last = full.items[-1]
+    [alone] = service.ranking(session, Scope.all(), selection, only={last.key}).items
+    assert alone == last

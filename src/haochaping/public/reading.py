@@ -306,6 +306,7 @@ def region_page(session: Session, region: Region, period: Period) -> RegionPage:
         session,
         access,
         statistics.Selection(dimension=Dimension.org, period=period, region=region.code),
+        paging=statistics.Paging(1, ORG_LIMIT),
     )
     profile = statistics.profile_of(session, access, region)
     publish = profile.supervision.publish_texts
@@ -325,7 +326,7 @@ def region_page(session: Session, region: Region, period: Period) -> RegionPage:
 
 
 def _org_ranking(session: Session, ranking: Ranking) -> OrgRanking:
-    shown = ranking.items[:ORG_LIMIT]
+    shown = ranking.items
     ids = [int(r.key) for r in shown]
     regions = dict(
         session.execute(
@@ -341,7 +342,7 @@ def _org_ranking(session: Session, ranking: Ranking) -> OrgRanking:
         explanation=ranking.explanation,
         min_evaluations=ranking.min_evaluations,
         groups=[OrgGroup(name, rows) for name, rows in groups.items()],
-        total=len(ranking.items),
+        total=ranking.total,
         shown=len(shown),
     )
 
@@ -357,6 +358,7 @@ def org_page(session: Session, org: Organization, period: Period) -> OrgPage:
         session,
         access,
         statistics.Selection(dimension=Dimension.org, period=period, region=within.code),
+        only={str(org.id)},
     )
     ranked = next((r for r in ranking.items if r.key == str(org.id)), None)
     line = session.get(BusinessLine, org.line_id) if org.line_id is not None else None

@@ -20,6 +20,7 @@ from haochaping.statistics.schemas import (
     HotWord,
     Overview,
     Ranking,
+    SortKey,
     UnitMetrics,
 )
 from haochaping.web import NowDep, PageDep, PageSizeDep, SessionDep
@@ -84,59 +85,41 @@ class MetricsPage(BaseModel):
     items: list[UnitMetrics]
 
 
-def _sorted(rows: list[UnitMetrics], sort: str, order: Literal["asc", "desc"]) -> list[UnitMetrics]:
-    def key(row: UnitMetrics) -> tuple[float, str]:
-        value = {
-            "evaluations": row.evaluations,
-            "average": row.average,
-            "bad_rate": row.bad_rate,
-            "active_rate": row.active_rate,
-            "coverage": row.coverage,
-            "overdue": row.work_orders.overdue,
-        }.get(sort)
-        return (
-            (-1.0 if value is None else float(value), row.code)
-            if sort != "code"
-            else (
-                0.0,
-                row.code,
-            )
-        )
-
-    return sorted(rows, key=key, reverse=order == "desc")
-
-
-SortParam = Literal[
-    "code", "evaluations", "average", "bad_rate", "active_rate", "coverage", "overdue"
-]
-
-
 @router.get("/table", response_model=MetricsPage, summary="各统计单元的评价与工单指标")
 def table(
     session: SessionDep,
     caller: StatisticsReader,
     selection: SelectionDep,
-    sort: SortParam = "code",
+    sort: SortKey = "code",
     order: Literal["asc", "desc"] = "asc",
     page: PageDep = 1,
     page_size: PageSizeDep = 100,
 ) -> MetricsPage:
-    rows = _sorted(service.table(session, caller.scope, selection), sort, order)
-    start = (page - 1) * page_size
+    paging = service.Paging(page, page_size, sort, order == "desc")
+    total, rows = service.table_page(session, caller.scope, selection, paging)
     return MetricsPage(
         dimension=selection.dimension,
         period=selection.period.code,
         period_label=selection.period.label,
-        total=len(rows),
+        total=total,
         page=page,
         page_size=page_size,
-        items=rows[start : start + page_size],
+        items=rows,
     )
 
 
 @router.get("/ranking", response_model=Ranking, summary="同组排名（最少评价数、修正得分）")
-def ranking(session: SessionDep, caller: StatisticsReader, selection: SelectionDep) -> Ranking:
-    return service.ranking(session, caller.scope, selection)
+def ranking(
+    session: SessionDep,
+    caller: StatisticsReader,
+    selection: SelectionDep,
+    page: PageDep = 1,
+    page_size: Annotated[
+        int | None, Query(ge=1, le=500, description="每页条数；不填返回全部")
+    ] = None,
+) -> Ranking:
+    paging = service.Paging(page, page_size)
+    return service.ranking(session, caller.scope, selection, paging=paging)
 
 
 @router.get("/focus", response_model=list[FocusEntry], summary="重点关注对象（F6）")

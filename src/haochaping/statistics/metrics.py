@@ -13,6 +13,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     String,
+    case,
     cast,
     func,
     literal,
@@ -192,6 +193,31 @@ def _rollup_rows(
     return rows
 
 
+@dataclass(frozen=True, slots=True)
+class Light:
+    """The few sums rankings, focus lists and the sorting of a table read of a unit: one row
+    each for thousands of units, summed by the database, no full metrics."""
+
+    evaluations: int
+    transactions: int
+    points: float
+    low: int
+    bad: int
+    expired: int
+    default_evaluations: int
+
+    @property
+    def average(self) -> float | None:
+        return _ratio(self.points, self.transactions)
+
+    @property
+    def active(self) -> int:
+        return self.evaluations - self.default_evaluations
+
+
+NO_SUMS = Light(0, 0, 0.0, 0, 0, 0, 0)
+
+
 def light_sums(
     session: Session,
     dimension: Dimension,
@@ -201,16 +227,16 @@ def light_sums(
     low_levels: int,
     per_month: bool = False,
     channel: int | None = None,
-) -> dict[tuple[str, int], tuple[int, int, float, int]]:
-    """Evaluations, transactions, points and ratings at or below ``low_levels`` of each unit
-    (and month, with ``per_month``; month 0 otherwise), summed by the database: what rankings
-    and focus lists need of thousands of units, one row each."""
+) -> dict[tuple[str, int], Light]:
+    """``Light`` sums of each unit (and month, with ``per_month``; month 0 otherwise), with
+    ratings at or below ``low_levels`` as ``low``."""
     if not keys:
         return {}
     low = sum(
         (getattr(StatMonth, f"level{level}") for level in range(1, low_levels + 1)),
         start=literal(0),
     )
+    defaults = case((StatMonth.is_default, StatMonth.evaluations), else_=0)
     month = StatMonth.month if per_month else literal(0)
     rows = _rollup_rows(
         session,
@@ -225,12 +251,23 @@ def light_sums(
             func.sum(StatMonth.transactions),
             func.sum(StatMonth.points),
             func.sum(low),
+            func.sum(StatMonth.bad),
+            func.sum(StatMonth.expired),
+            func.sum(defaults),
         ),
         group_by=(StatMonth.unit, *([StatMonth.month] if per_month else [])),
     )
-    result: dict[tuple[str, int], tuple[int, int, float, int]] = {}
-    for unit, at, n, tx, points, lows in rows:
-        result[(unit, int(at))] = (int(n or 0), int(tx or 0), float(points or 0), int(lows or 0))
+    result: dict[tuple[str, int], Light] = {}
+    for unit, at, n, tx, points, lows, bad, expired, default_n in rows:
+        result[(unit, int(at))] = Light(
+            int(n or 0),
+            int(tx or 0),
+            float(points or 0),
+            int(lows or 0),
+            int(bad or 0),
+            int(expired or 0),
+            int(default_n or 0),
+        )
     return result
 
 

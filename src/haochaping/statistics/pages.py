@@ -242,15 +242,18 @@ def _sections(
     def ranked(
         title: str, selection: service.Selection, link: str | None, paged: bool = False
     ) -> Section:
-        result = service.ranking(session, access, selection)
+        paging = service.Paging(page, PAGE_SIZE) if paged else None
+        result = service.ranking(session, access, selection, paging=paging)
+        total = result.total
+        pages = max(1, -(-total // PAGE_SIZE)) if paged else 1
+        current = min(page, pages)
+        if paged and current != page:
+            # Past the last page (a stale link): the last page.
+            paging = service.Paging(current, PAGE_SIZE)
+            result = service.ranking(session, access, selection, paging=paging)
         rows = result.items
         params = {**base, "dimension": selection.dimension.value, "kind": "ranking"}
         params.update(_selection_params(selection))
-        total = len(rows)
-        pages = max(1, -(-total // PAGE_SIZE)) if paged else 1
-        current = min(page, pages)
-        if paged:
-            rows = rows[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]
         return Section(
             title,
             selection.dimension,

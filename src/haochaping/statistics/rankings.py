@@ -85,26 +85,30 @@ def standings(rows: Sequence[Figures], supervision: Supervision) -> dict[str, St
     return result
 
 
+def order_key(group: str, code: str, standing: Standing) -> tuple[str, bool, int, str]:
+    """Group by group, then rank, then the unranked by code."""
+    rank = standing.rank
+    return (group, rank is None, rank or 0, "" if rank else code)
+
+
+def ranked(row: UnitMetrics, standing: Standing) -> RankedUnit:
+    return RankedUnit(
+        # The row's own fields as they are (no dump and re-validation of nested models).
+        **row.__dict__,
+        ranked=standing.ranked,
+        rank=standing.rank,
+        group_size=standing.group_size,
+        shrunk=standing.shrunk,
+        group_mean=standing.group_mean,
+    )
+
+
 def rank(rows: Sequence[UnitMetrics], supervision: Supervision) -> list[RankedUnit]:
     """Every row with its group's mean, shrunk score and rank (None when not ranked), ordered
     by group, then rank, then the unranked."""
     found = standings(rows, supervision)
-    ranked = [
-        RankedUnit(
-            # The row's own fields as they are (no dump and re-validation of nested models).
-            **row.__dict__,
-            ranked=found[row.key].ranked,
-            rank=found[row.key].rank,
-            group_size=found[row.key].group_size,
-            shrunk=found[row.key].shrunk,
-            group_mean=found[row.key].group_mean,
-        )
-        for row in rows
-    ]
-    return sorted(
-        ranked,
-        key=lambda r: (r.group, r.rank is None, r.rank or 0, "" if r.rank else r.code),
-    )
+    result = [ranked(row, found[row.key]) for row in rows]
+    return sorted(result, key=lambda r: order_key(r.group, r.code, found[r.key]))
 
 
 def bottom(found: dict[str, Standing], n: int) -> set[str]:

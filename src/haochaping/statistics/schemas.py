@@ -4,6 +4,7 @@ the bulletins show."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -85,6 +86,12 @@ class RankedUnit(UnitMetrics):
     group_mean: float | None = None
 
 
+# What a table of units can be sorted by.
+SortKey = Literal[
+    "code", "evaluations", "average", "bad_rate", "active_rate", "coverage", "overdue"
+]
+
+
 class Ranking(BaseModel):
     dimension: Dimension
     period: str
@@ -93,6 +100,9 @@ class Ranking(BaseModel):
     min_evaluations: int
     prior_weight: int
     explanation: str
+    # Units ranked in all (``items`` may be one page of them).
+    total: int = 0
+    page: int = 1
     items: list[RankedUnit]
 
 

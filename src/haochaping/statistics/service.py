@@ -4,7 +4,9 @@ about (F6 settings, labels)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,7 @@ from haochaping.statistics.schemas import (
     FocusEntry,
     Overview,
     Ranking,
+    SortKey,
     UnitMetrics,
 )
 from haochaping.statistics.units import (
@@ -31,6 +34,8 @@ from haochaping.statistics.units import (
     region_in_scope,
     region_unit,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,83 @@ def units_of(session: Session, access: Scope, selection: Selection) -> list[Unit
 
 def table(session: Session, access: Scope, selection: Selection) -> list[UnitMetrics]:
     """Metrics of every unit of the selection (zero rows included: a unit nobody rated is
-    news too)."""
+    news too). For exports; a dashboard reads one page (``table_page``)."""
     units = units_of(session, access, selection)
+    return _metrics(session, access, selection, units)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of a table: ``size`` None means every row."""
+
+    page: int = 1
+    size: int | None = None
+    sort: SortKey = "code"
+    descending: bool = False
+
+    def cut(self, rows: Sequence[T]) -> list[T]:
+        if self.size is None:
+            return list(rows)
+        start = (self.page - 1) * self.size
+        return list(rows[start : start + self.size])
+
+
+def table_page(
+    session: Session, access: Scope, selection: Selection, paging: Paging
+) -> tuple[int, list[UnitMetrics]]:
+    """The number of units of the selection and the metrics of one page of them, sorted on
+    sums the database adds up for every unit; full metrics are built for the page only (a
+    city's ~2,000 service items)."""
+    units = units_of(session, access, selection)
+    if paging.sort != "code":
+        value = _sort_values(session, selection, units, paging.sort)
+        units = sorted(units, key=lambda u: (_missing(value.get(u.key)), u.code))
+    else:
+        units = sorted(units, key=lambda u: u.code)
+    if paging.descending:
+        units.reverse()
+    return len(units), _metrics(session, access, selection, paging.cut(units))
+
+
+def _missing(value: float | None) -> float:
+    return -1.0 if value is None else value
+
+
+def _sort_values(
+    session: Session, selection: Selection, units: list[Unit], sort: SortKey
+) -> dict[str, float | None]:
+    keys = [u.key for u in units]
+    if sort == "overdue":
+        tallies = metrics.work_order_tallies(session, selection.dimension, keys, selection.period)
+        overdue: dict[str, float | None] = {key: 0.0 for key in keys}
+        overdue.update((key, float(t.overdue)) for key, t in tallies.items())
+        return overdue
+    sums = metrics.light_sums(
+        session,
+        selection.dimension,
+        keys,
+        selection.period.months,
+        low_levels=1,
+        channel=selection.channel,
+    )
+    result: dict[str, float | None] = {}
+    for key in keys:
+        s = sums.get((key, 0), metrics.NO_SUMS)
+        result[key] = {
+            "evaluations": float(s.evaluations),
+            "average": s.average,
+            "bad_rate": s.bad / s.evaluations if s.evaluations else None,
+            "active_rate": s.active / s.evaluations if s.evaluations else None,
+            "coverage": s.active / (s.evaluations + s.expired)
+            if s.evaluations + s.expired
+            else None,
+        }[sort]
+    return result
+
+
+def _metrics(
+    session: Session, access: Scope, selection: Selection, units: list[Unit]
+) -> list[UnitMetrics]:
     profile = profile_of(session, access, _region_of(session, access, selection))
     return metrics.unit_metrics(
         session,
@@ -118,10 +198,34 @@ def _region_of(session: Session, access: Scope, selection: Selection) -> Region 
     return resolve_region(session, access, selection.region)
 
 
-def ranking(session: Session, access: Scope, selection: Selection) -> Ranking:
-    rows = table(session, access, selection)
+def ranking(
+    session: Session,
+    access: Scope,
+    selection: Selection,
+    *,
+    paging: Paging | None = None,
+    only: Collection[str] | None = None,
+) -> Ranking:
+    """Every unit's place in its group (F6, G2), ordered by group and rank. Standings come
+    from sums of every unit; full metrics are built for the rows returned: one page
+    (``paging``), or the units named in ``only``."""
     region = _region_of(session, access, selection)
     supervision = profile_of(session, access, region).supervision
+    units = units_of(session, access, selection)
+    sums = metrics.light_sums(
+        session,
+        selection.dimension,
+        [u.key for u in units],
+        selection.period.months,
+        low_levels=supervision.focus_max_level,
+        channel=selection.channel,
+    )
+    found = rankings.standings(_light(units, sums, 0, keep_empty=True), supervision)
+    ordered = sorted(units, key=lambda u: rankings.order_key(u.group, u.code, found[u.key]))
+    if only is not None:
+        ordered = [u for u in ordered if u.key in only]
+    paging = paging or Paging()
+    rows = _metrics(session, access, selection, paging.cut(ordered))
     return Ranking(
         dimension=selection.dimension,
         period=selection.period.code,
@@ -130,14 +234,16 @@ def ranking(session: Session, access: Scope, selection: Selection) -> Ranking:
         min_evaluations=supervision.ranking_min_evaluations,
         prior_weight=supervision.ranking_prior_weight,
         explanation=rankings.explanation(supervision),
-        items=rankings.rank(rows, supervision),
+        total=len(ordered),
+        page=paging.page,
+        items=[rankings.ranked(row, found[row.key]) for row in rows],
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Light:
-    """The few figures a focus list reads of a unit (thousands of staff on a province's page:
-    no full metrics for each)."""
+    """What rankings and focus lists read of a unit (thousands of staff on a province's
+    page: no full metrics for each)."""
 
     key: str
     code: str
@@ -154,15 +260,29 @@ class _Light:
 
 
 def _light(
-    units: list[Unit], sums: dict[tuple[str, int], tuple[int, int, float, int]], month: int
+    units: list[Unit],
+    sums: dict[tuple[str, int], metrics.Light],
+    month: int,
+    *,
+    keep_empty: bool = False,
 ) -> list[_Light]:
     rows = []
     for u in units:
-        found = sums.get((u.key, month))
-        if found is None or not found[0]:
+        found = sums.get((u.key, month), metrics.NO_SUMS)
+        if not found.evaluations and not keep_empty:
             continue
-        n, tx, points, low = found
-        rows.append(_Light(u.key, u.code, u.name, u.group, n, tx, points / tx if tx else None, low))
+        rows.append(
+            _Light(
+                u.key,
+                u.code,
+                u.name,
+                u.group,
+                found.evaluations,
+                found.transactions,
+                found.average,
+                found.low,
+            )
+        )
     return rows
 
 

@@ -53,14 +53,17 @@ class Scope:
         conds = [Region.path.startswith(p, autoescape=True) for p in sorted(self.region_paths)]
         return select(Region.code).where(or_(*conds) if conds else false())
 
-    def case_clause(self) -> ColumnElement[bool]:
+    def case_clause(self, region_codes: Sequence[str] | None = None) -> ColumnElement[bool]:
         """Cases handled inside the scope: in its regions, by its organisations, or by its
-        staff (a window clerk sees only their own cases)."""
+        staff (a window clerk sees only their own cases). ``region_codes``: the codes of
+        ``region_codes()`` already read, sent as values so that the planner knows how many
+        cases they cover (a subquery is estimated at one region when statistics are thin)."""
         if self.everything:
             return true()
         conds: list[ColumnElement[bool]] = []
         if self.region_paths:
-            conds.append(Case.region_code.in_(self.region_codes()))
+            inside = self.region_codes() if region_codes is None else list(region_codes)
+            conds.append(Case.region_code.in_(inside))
         if self.org_ids:
             conds.append(Case.org_id.in_(sorted(self.org_ids)))
         if self.staff_ids:

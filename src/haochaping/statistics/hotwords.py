@@ -135,7 +135,9 @@ def review_query(
     first; revoked ones are out (F1-F5)."""
     start, end = period_bounds(period)
     conds: list[ColumnElement[bool]] = [
-        Evaluation.is_bad.is_(True),
+        # Plainly the column, as the partial index ix_evaluations_bad_rated_at says it
+        # (PostgreSQL does not read "is_bad IS TRUE" as implying it).
+        Evaluation.is_bad.expression,
         Evaluation.text.is_not(None),
         Evaluation.text != "",
         Evaluation.revoked_at.is_(None),
@@ -144,7 +146,8 @@ def review_query(
         _unit_clause(session, unit),
     ]
     if not access.everything:
-        conds.append(access.case_clause())
+        codes = list(session.scalars(access.region_codes())) if access.region_paths else None
+        conds.append(access.case_clause(codes))
     return (
         select(Evaluation.id, Evaluation.text)
         .join(Case, Case.id == Evaluation.case_id)

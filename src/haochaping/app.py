@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haochaping import __version__, sweeper
 from haochaping.access.rules import Public
+from haochaping.callbacks.api import router as callbacks_router
+from haochaping.callbacks.pages import router as callback_pages
 from haochaping.cases.api import router as cases_router
 from haochaping.channels.api import router as channels_router
 from haochaping.channels.device_api import router as device_router
@@ -45,6 +47,9 @@ from haochaping.public import router as public_router
 from haochaping.public import static_files as public_static_files
 from haochaping.public.pages import PREFIX as PUBLIC_PREFIX
 from haochaping.public.pages import error_page as public_error_page
+from haochaping.remarks.api import router as remarks_router
+from haochaping.remarks.pages import router as remark_pages
+from haochaping.remarks.public_pages import router as remark_public_pages
 from haochaping.scores.api import router as scores_router
 from haochaping.statistics.api import router as statistics_router
 from haochaping.statistics.pages import router as statistics_pages
@@ -149,17 +154,22 @@ def create_app(
     app.include_router(scores_router, prefix="/api/v1")
     app.include_router(workorders_router, prefix="/api/v1")
     app.include_router(text_reviews_router, prefix="/api/v1")
+    app.include_router(callbacks_router, prefix="/api/v1")
     app.include_router(statistics_router, prefix="/api/v1")
     app.include_router(sms_router, prefix="/api/v1")
     app.include_router(hotline_router, prefix="/api/v1")
     app.include_router(channels_router, prefix="/api/v1")
     app.include_router(device_router, prefix="/api/v1")
+    app.include_router(remarks_router, prefix="/api/v1")
     app.include_router(console_router)
     app.include_router(text_review_pages)
+    app.include_router(callback_pages)
     app.include_router(workorder_pages)
     app.include_router(statistics_pages)
     app.include_router(paper_pages)
+    app.include_router(remark_pages)
     app.mount(STATIC_PATH, static_files(), name="console_static")
+    app.include_router(remark_public_pages)
     app.include_router(public_router)
     app.mount(PUBLIC_STATIC_PATH, public_static_files(), name="public_static")
     app.include_router(rating_pages)

@@ -13,6 +13,7 @@ from haochaping.db import Database
 from haochaping.deadlines import service as deadlines
 from haochaping.deadlines.service import Handler, SweepResult
 from haochaping.evaluations import service as evaluations
+from haochaping.remarks import service as remarks
 from haochaping.statistics import rollup
 from haochaping.textreview import service as textreview
 from haochaping.workorders import steps as workorder_steps
@@ -29,6 +30,7 @@ HANDLERS: dict[str, Handler] = {
     workorder_steps.OVERDUE_KIND: workorder_steps.mark_overdue,
     textreview.TEXT_REVIEW_KIND: textreview.expire_review,
     sms.REMINDER_KIND: sms.send_reminder,
+    remarks.ANSWER_KIND: remarks.mark_overdue,
 }
 
 

@@ -123,6 +123,27 @@ PNG = bytes.fromhex(
 )
 
 
+REMARK = {
+    "external_id": "M-REMARK-1",
+    "region": "450224",
+    "text": "建议大厅增加休息座位",
+    "contact": {"name": "赵六", "phone": "13977712346"},
+}
+
+
+def _without_remark(remark_no: str) -> Callable[[httpx.Response], bool]:
+    return lambda r: not any(i.get("remark_no") == remark_no for i in r.json().get("items", []))
+
+
+def _xlsx_without(value: str) -> Callable[[httpx.Response], bool]:
+    def check(response: httpx.Response) -> bool:
+        sheet = load_workbook(io.BytesIO(response.content), read_only=True).active
+        assert sheet is not None
+        return not any(value in row for row in sheet.iter_rows(values_only=True))
+
+    return check
+
+
 def matrix(world: World) -> dict[tuple[str, str], tuple[Probe, Any]]:
     occasion_id, evaluation_id = world.occasion_id, world.evaluation_id
     order = f"/api/v1/work-orders/{world.order_no}"
@@ -280,6 +301,92 @@ def matrix(world: World) -> dict[tuple[str, str], tuple[Probe, Any]]:
             Probe("POST", f"{review}/redact", {"text": "等候时间**"}),
             _expect({"sup_in"}, {"sup_out"}),
         ),
+        # D2 (ZZ 监督查评): the supervision office draws samples, calls raters back, reveals a
+        # phone to call (audited) and reads the findings; never a business system.
+        ("POST", "/api/v1/callbacks/samples"): (
+            Probe("POST", "/api/v1/callbacks/samples", {"region": "450224", "size": 1}),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("GET", "/api/v1/callbacks/samples"): (
+            Probe("GET", "/api/v1/callbacks/samples", empty=_no_order),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("GET", "/api/v1/callbacks/samples/{sample_id}"): (
+            Probe("GET", f"/api/v1/callbacks/samples/{world.callback_sample_id}"),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("POST", "/api/v1/callbacks/items/{item_id}/outcome"): (
+            Probe(
+                "POST",
+                f"/api/v1/callbacks/items/{world.callback_item_id}/outcome",
+                {"result": "no_answer"},
+            ),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("POST", "/api/v1/callbacks/items/{item_id}/reveal"): (
+            Probe("POST", f"/api/v1/callbacks/items/{world.callback_item_id}/reveal"),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("GET", "/api/v1/callbacks/summary"): (
+            Probe(
+                "GET",
+                "/api/v1/callbacks/summary?region=450000",
+                empty=lambda r: r.json()["total"]["drawn"] == 0,
+            ),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        # 综合点评 (D2, D3, C9): the 12345 platform submits; officials read in scope (an
+        # organisation once routed to it), the office routes, publishes and closes, the office or
+        # the organisation answers, a pii_viewer reveals the contact.
+        ("POST", "/api/v1/remarks"): (
+            Probe("POST", "/api/v1/remarks", {**REMARK, "external_id": "M-REMARK-2"}),
+            _expect(*CLIENTS),
+        ),
+        ("GET", "/api/v1/remarks"): (
+            Probe("GET", "/api/v1/remarks?org=O1", empty=_without_remark(world.remark_no)),
+            _expect(READERS_IN, READERS_OUT),
+        ),
+        ("GET", "/api/v1/remarks.xlsx"): (
+            Probe("GET", "/api/v1/remarks.xlsx", empty=_xlsx_without(world.remark_no)),
+            _expect(READERS_IN, READERS_OUT),
+        ),
+        ("GET", "/api/v1/remarks/{remark_no}"): (
+            Probe("GET", f"/api/v1/remarks/{world.remark_no}"),
+            _expect(READERS_IN, READERS_OUT),
+        ),
+        ("POST", "/api/v1/remarks/{remark_no}/route"): (
+            Probe(
+                "POST",
+                f"/api/v1/remarks/{world.remark_no}/route",
+                {"org_code": "O1", "category": "suggestion"},
+            ),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("POST", "/api/v1/remarks/{remark_no}/answer"): (
+            Probe("POST", f"/api/v1/remarks/{world.remark_no}/answer", {"text": "已增设座椅。"}),
+            _expect({"sup_in", "org_in"}, {"sup_out", "org_out"}),
+        ),
+        # RA does not publish remarks (409 past the access check).
+        ("POST", "/api/v1/remarks/{remark_no}/publish"): (
+            Probe("POST", f"/api/v1/remarks/{world.remark_no}/publish"),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("POST", "/api/v1/remarks/{remark_no}/close"): (
+            Probe("POST", f"/api/v1/remarks/{world.remark_no}/close"),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
+        ("POST", "/api/v1/remarks/{remark_no}/contact/unmask"): (
+            Probe(
+                "POST",
+                f"/api/v1/remarks/{world.remark_no}/contact/unmask",
+                {"reason": "回电了解意见建议情况"},
+            ),
+            _expect({"pii_in"}, {"pii_out"}),
+        ),
+        ("GET", "/api/v1/callbacks/denials"): (
+            Probe("GET", "/api/v1/callbacks/denials", empty=lambda r: r.json()["total"] == 0),
+            _expect({"sup_in"}, {"sup_out"}),
+        ),
         # D4: only the SMS gateway, by the signature of its shared key, never a role.
         ("POST", "/api/v1/sms/inbound"): (
             Probe(
@@ -333,6 +440,9 @@ class World:
     attachment_id: int = 0
     org_id: int = 0
     signal_id: int = 0
+    callback_sample_id: int = 0
+    callback_item_id: int = 0
+    remark_no: str = ""
 
 
 @pytest.fixture
@@ -394,6 +504,31 @@ def world(committed_db: Database) -> Iterator[World]:
         assert r.status_code == 201, r.text
         attachment_id = r.json()["id"]
         (review,) = tc.get("/api/v1/text-reviews", **callers["sup_in"]).json()["items"]
+        # D2: a callback sample of the rated evaluation, whose rater denied having rated.
+        r = tc.post(
+            "/api/v1/callbacks/samples",
+            json={"region": "450224", "size": 1},
+            **callers["sup_in"],
+        )
+        assert r.status_code == 201, r.text
+        callback_sample_id = r.json()["id"]
+        callback_item_id = r.json()["items"][0]["id"]
+        r = tc.post(
+            f"/api/v1/callbacks/items/{callback_item_id}/outcome",
+            json={"result": "denied"},
+            **callers["sup_in"],
+        )
+        assert r.status_code == 200, r.text
+        # 综合点评 (D2, D3): one transferred by the 12345 platform, routed to O1.
+        r = tc.post("/api/v1/remarks", json=REMARK, **callers["client_in"])
+        assert r.status_code == 201, r.text
+        remark_no = r.json()["remark_no"]
+        r = tc.post(
+            f"/api/v1/remarks/{remark_no}/route",
+            json={"org_code": "O1", "category": "suggestion"},
+            **callers["sup_in"],
+        )
+        assert r.status_code == 200, r.text
         yield World(
             app,
             callers,
@@ -404,6 +539,9 @@ def world(committed_db: Database) -> Iterator[World]:
             attachment_id,
             org_id,
             signal_id,
+            callback_sample_id,
+            callback_item_id,
+            remark_no,
         )
 
 

@@ -504,6 +504,10 @@ def test_G1_pages_need_no_login_and_declare_a_public_rule(client: TestClient) ->
         "/public/",
         "/public/regions/{code}",
         "/public/orgs/{ident}",
+        # 综合点评 (D2, D3): the citizens' form, their status page and the published list.
+        "/public/remarks",
+        "/public/remarks/new",
+        "/public/remarks/query",
     }
     for route in routes:
         rules = route_rules(route)

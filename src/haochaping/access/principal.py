@@ -29,6 +29,15 @@ class Permission(StrEnum):
     workorders_intake = "workorders:intake"
     # E1: approve or redact bad-review text before publication.
     texts_review = "texts:review"
+    # 综合点评 (D2, D3): read remarks in scope; classify, route, publish, close and type in
+    # suggestion-box and book remarks (the office); answer (the routed organisation, the office).
+    remarks_read = "remarks:read"
+    remarks_manage = "remarks:manage"
+    remarks_answer = "remarks:answer"
+    # The 12345 platform transfers 综合点评 as a signed business system.
+    remarks_submit = "remarks:submit"
+    # D2 (ZZ 监督查评): draw samples of evaluations, call raters back, record the outcomes.
+    callbacks_manage = "callbacks:manage"
 
 
 READ = {
@@ -36,6 +45,7 @@ READ = {
     Permission.evaluations_read,
     Permission.scores_read,
     Permission.workorders_read,
+    Permission.remarks_read,
 }
 ACT = {Permission.workorders_act, Permission.console}
 
@@ -44,9 +54,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {*READ, Permission.users_manage, Permission.audit_read, Permission.console}
     ),
     Role.supervisor: frozenset(
-        {*READ, *ACT, Permission.workorders_intake, Permission.texts_review}
+        {
+            *READ,
+            *ACT,
+            Permission.workorders_intake,
+            Permission.texts_review,
+            Permission.remarks_manage,
+            Permission.remarks_answer,
+            Permission.callbacks_manage,
+        }
     ),
-    Role.org_manager: frozenset({*READ, *ACT}),
+    Role.org_manager: frozenset({*READ, *ACT, Permission.remarks_answer}),
     # C10: window staff read their own evaluations and work orders, never who gave them.
     Role.window_staff: frozenset(
         {
@@ -70,6 +88,8 @@ CLIENT_PERMISSIONS = frozenset(
         Permission.evaluations_read,
         # HB Art.14: the 12345 platform transfers complaints into the work-order procedure.
         Permission.workorders_intake,
+        # D2 (ZZ 二(二)3), D3 (GD Art.13): the 12345 platform transfers 综合点评.
+        Permission.remarks_submit,
     }
 )
 

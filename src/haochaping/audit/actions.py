@@ -26,6 +26,8 @@ class AuditAction(StrEnum):
     calendar_imported = "calendar_imported"
     evaluation_revoked = "evaluation_revoked"
     export = "export"
+    # G1: a 综合点评 and its answer made public.
+    remark_published = "remark_published"
 
 
 ACTION_LABELS: dict[AuditAction, str] = {
@@ -47,6 +49,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.calendar_imported: "导入工作日历",
     AuditAction.evaluation_revoked: "撤销评价",
     AuditAction.export: "导出数据",
+    AuditAction.remark_published: "公开综合点评",
 }
 
 

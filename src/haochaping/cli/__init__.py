@@ -7,6 +7,7 @@ import typer
 from haochaping.cli import (
     audit,
     calendar,
+    callbacks,
     catalog,
     clients,
     db,
@@ -16,6 +17,7 @@ from haochaping.cli import (
     paper,
     policy,
     qr,
+    remarks,
     report,
     server,
     sms,
@@ -40,7 +42,9 @@ app.add_typer(device.app, name="device", help="窗口评价器：登记、配对
 app.add_typer(stats.app, name="stats", help="统计汇总表：补计、重建")
 app.add_typer(report.app, name="report", help="统计报表与“好差评”情况通报")
 app.add_typer(qr.app, name="qr", help="窗口静态评价二维码牌")
+app.add_typer(callbacks.app, name="callback", help="监督查评：随机抽取评价回访、回访结果汇总")
 app.add_typer(paper.app, name="import", help="导入纸质评价表等数据")
+paper.app.command("remarks-mail")(remarks.import_remarks_mail)
 app.command("serve")(server.serve)
 app.command("tick")(server.tick)
 app.command("demo")(demo.demo)

@@ -192,6 +192,57 @@ class Supervision(BaseModel):
     bottom_periods: int = Field(ge=1, le=12)
     # G1: approved review texts are shown on the public results pages.
     publish_texts: bool
+    # D2 (ZZ 监督查评): calls made before a sampled rater may be recorded as unreachable.
+    callback_attempts: int = Field(default=3, ge=1, le=10)
+
+
+class RemarkCategory(StrEnum):
+    """综合点评 (D2, D3): what a suggestion or complaint not tied to a case is."""
+
+    suggestion = "suggestion"
+    complaint = "complaint"
+    inquiry = "inquiry"
+    praise = "praise"
+    other = "other"
+
+
+class RemarkTopic(BaseModel):
+    """A topic remarks are classified under, with the words that suggest it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=40)
+    keywords: list[str]
+
+    def __str__(self) -> str:
+        # ``haochaping policy show`` lists topics by name and code.
+        return f"{self.name}（{self.code}）"
+
+
+class Remarks(BaseModel):
+    """综合点评 (D2, D3, G1): publication, the answer deadline and the classification aids."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # G1: answered remarks may be published (with the text as the office approves it).
+    publish: bool
+    # How long the organisation has to answer, from receipt.
+    answer_within: Duration
+    # Words suggesting each category (the office decides; this is only a suggestion).
+    category_keywords: dict[RemarkCategory, list[str]]
+    topics: list[RemarkTopic] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_topics(self) -> Remarks:
+        codes = [topic.code for topic in self.topics]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"duplicate remark topic codes: {', '.join(dupes)}")
+        return self
+
+    def topic_names(self) -> dict[str, str]:
+        return {topic.code: topic.name for topic in self.topics}
 
 
 class StaffShown(StrEnum):
@@ -229,6 +280,8 @@ class Profile(BaseModel):
     bad_review_requires_reason: bool
     # D2, D3: what the unified rating page shows of the staff member rated.
     staff_shown: StaffShown
+    # 综合点评 (D2, D3, G1): suggestions and complaints not tied to a case.
+    remarks: Remarks
 
     @field_validator("levels")
     @classmethod

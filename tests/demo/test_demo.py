@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from haochaping.access.scope import Scope
+from haochaping.callbacks.models import CallbackItem
 from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus
 from haochaping.catalog.models import Region, ServiceItem, Staff, Window
 from haochaping.cli import app
@@ -28,6 +29,7 @@ from haochaping.demo.generator import (
 )
 from haochaping.evaluations.models import Credit, Evaluation, FollowUp
 from haochaping.policy.service import get_profile
+from haochaping.remarks.models import Remark
 from haochaping.scores.schemas import Dimension
 from haochaping.scores.service import compute_scores
 
@@ -83,6 +85,7 @@ def test_demo_province(committed_db: Database) -> None:
         _check_evaluations(s)
         _check_scores(s)
         assert summary.cases == CASES == s.scalar(select(func.count()).select_from(Case))
+        _check_voices(s, summary.remarks, summary.callback_items)
         assert summary.per_channel == dict(
             s.execute(
                 select(Evaluation.channel, func.count())
@@ -90,6 +93,18 @@ def test_demo_province(committed_db: Database) -> None:
                 .group_by(Evaluation.channel)
             ).all()
         )
+
+
+def _check_voices(s: Session, remarks: int, sampled: int) -> None:
+    """D2, D3: the console's 综合点评 and 监督查评 pages have something to show."""
+    statuses = dict(s.execute(select(Remark.status, func.count()).group_by(Remark.status)).all())
+    assert sum(statuses.values()) == remarks > 0
+    assert {"received", "routed", "answered"} <= set(statuses)
+    items = list(s.scalars(select(CallbackItem)))
+    assert len(items) == sampled > 0
+    assert {i.outcome for i in items} >= {"confirmed", "denied", None}
+    rated = s.scalars(select(Evaluation).where(Evaluation.id.in_([i.evaluation_id for i in items])))
+    assert all(not e.is_default and e.revoked_at is None for e in rated)
 
 
 def _check_catalogue(s: Session) -> None:

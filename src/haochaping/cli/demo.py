@@ -135,6 +135,8 @@ def _report(summary: DemoSummary, at: str) -> None:
         ("差评", summary.bad_reviews),
         ("补充评价", summary.supplementary),
         ("追加评价", summary.follow_ups),
+        ("综合点评", summary.remarks),
+        ("监督查评抽取的评价", summary.callback_items),
         ("尚在评价期内", summary.open_occasions),
     )
     for label, value in rows:

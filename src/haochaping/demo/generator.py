@@ -21,6 +21,7 @@ from haochaping import sweeper
 from haochaping.access.scope import Scope
 from haochaping.calendar.models import CalendarOverride, CalendarYear
 from haochaping.calendar.service import WorkCalendar
+from haochaping.callbacks.models import CallbackItem
 from haochaping.cases import service as cases
 from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus, Stage
 from haochaping.cases.schemas import CaseIn
@@ -38,9 +39,11 @@ from haochaping.clock import ensure_aware, local_date
 from haochaping.db import Database
 from haochaping.demo.catalogue import build_catalogue, load_catalogue
 from haochaping.demo.planning import Member, Planner, Rater, Visit, credit_code, id_number
+from haochaping.demo.voices import add_voices
 from haochaping.evaluations import service as evaluations
 from haochaping.evaluations.models import Evaluation, FollowUp
 from haochaping.models import Base
+from haochaping.remarks.models import Remark
 
 # id_number and credit_code stay importable from here, where the demo's callers first found them.
 __all__ = [
@@ -88,6 +91,8 @@ class DemoSummary:
     follow_ups: int
     per_channel: dict[int, int]
     sample_case_no: str | None
+    remarks: int = 0
+    callback_items: int = 0
     seconds: float = 0.0
 
 
@@ -265,6 +270,8 @@ def generate_demo(
             del keep
     sweeper.run_sweep(db, now)
     with db.transaction() as session:
+        add_voices(session, rng=random.Random(f"voices-{seed}"), now=now)
+    with db.transaction() as session:
         summary = summarize(session)
     summary.seconds = clock.perf_counter() - started
     return summary
@@ -316,4 +323,6 @@ def summarize(session: Session) -> DemoSummary:
         follow_ups=count(FollowUp),
         per_channel={int(c): int(n) for c, n in channels if c is not None},
         sample_case_no=sample,
+        remarks=count(Remark),
+        callback_items=count(CallbackItem),
     )

@@ -70,8 +70,28 @@ def finish(session: Session) -> None:
         session.rollback()
 
 
+# ``clients.spend_nonce``'s statement as text for the driver: the hot path of every signed
+# write on PostgreSQL, ~0.1 ms of CPU less than a Core statement (cache key, bind processing).
+_SPEND_PG = (
+    "INSERT INTO client_nonces (client_id, nonce, seen_at) "
+    "VALUES (%(client_id)s, %(nonce)s, %(seen_at)s) "
+    "ON CONFLICT (client_id, nonce) DO NOTHING RETURNING id"
+)
+
+
+def _spend_nonce(conn: Connection, pending: PendingNonce) -> bool:
+    if conn.dialect.name == "postgresql":
+        values = {
+            "client_id": pending.client_id,
+            "nonce": pending.nonce,
+            "seen_at": pending.seen_at,
+        }
+        return conn.exec_driver_sql(_SPEND_PG, values).first() is not None
+    return clients.spend_nonce(conn, pending.client_id, pending.nonce, pending.seen_at)
+
+
 def _spend(session: Session, pending: PendingNonce, conn: Connection) -> None:
-    if clients.spend_nonce(conn, pending.client_id, pending.nonce, pending.seen_at):
+    if _spend_nonce(conn, pending):
         pending.state = "in_transaction"
         return
     pending.state = "replayed"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import cast
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import ARRAY, Connection, Integer, Table, any_, bindparam, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -361,35 +363,30 @@ class RatingTarget:
 
 _occ = cast(Table, Occasion.__table__).c
 _case = cast(Table, Case.__table__).c
-_TARGETS = (
-    select(
-        _occ.id,
-        _occ.stage,
-        _occ.status,
-        _occ.opens_at,
-        _occ.rate_until,
-        _occ.default_due,
-        _occ.on_site,
-        _occ.credited,
-        _occ.rates_staff,
-        _occ.staff_id,
-        _occ.profile_name,
-        _occ.case_id,
-        _occ.bundle_id,
-        _case.case_no,
-        _case.org_id,
-        _case.line_id,
-        _case.region_code,
-        _case.item_id,
-        _case.batch_size,
-    )
-    .select_from(
-        cast(Table, Occasion.__table__).outerjoin(
-            cast(Table, Case.__table__), _case.id == _occ.case_id
-        )
-    )
-    .where(_occ.id.in_(bindparam("ids", expanding=True)))
+_TARGETS_BASE = select(
+    _occ.id,
+    _occ.stage,
+    _occ.status,
+    _occ.opens_at,
+    _occ.rate_until,
+    _occ.default_due,
+    _occ.on_site,
+    _occ.credited,
+    _occ.rates_staff,
+    _occ.staff_id,
+    _occ.profile_name,
+    _occ.case_id,
+    _occ.bundle_id,
+    _case.case_no,
+    _case.org_id,
+    _case.line_id,
+    _case.region_code,
+    _case.item_id,
+    _case.batch_size,
+).select_from(
+    cast(Table, Occasion.__table__).outerjoin(cast(Table, Case.__table__), _case.id == _occ.case_id)
 )
+_TARGETS = _TARGETS_BASE.where(_occ.id.in_(bindparam("ids", expanding=True)))
 _SET_STATUS = (
     update(cast(Table, Occasion.__table__))
     .where(_occ.id.in_(bindparam("ids", expanding=True)))
@@ -397,12 +394,30 @@ _SET_STATUS = (
 )
 
 
+@cache
+def _pg_targets_sql(dialect: Dialect, many: bool) -> str:
+    """The statement compiled once, for the driver: one id, or an array of ids (the same text
+    for any number, so psycopg prepares it once)."""
+    where = _occ.id == (any_(bindparam("ids", type_=ARRAY(Integer))) if many else bindparam("id"))
+    return str(_TARGETS_BASE.where(where).compile(dialect=dialect))
+
+
+def _target_rows(conn: Connection, ids: list[int]) -> Sequence[Any]:
+    """Every rating's first read. On PostgreSQL the compiled text goes to the driver as it is
+    (no statement cache lookup, no bind processing: ~0.1 ms of CPU less per rating); its times
+    come back in the connection's zone (``rating_targets`` turns them to UTC)."""
+    if conn.dialect.name != "postgresql":
+        return conn.execute(_TARGETS, {"ids": ids}).all()
+    many = len(ids) > 1
+    sql = _pg_targets_sql(conn.dialect, many)
+    return conn.exec_driver_sql(sql, {"ids": ids} if many else {"id": ids[0]}).all()
+
+
 def rating_targets(*, session: Session, occasion_ids: Collection[int]) -> dict[int, RatingTarget]:
     """The occasions with what rating them needs: one query, two for bundle occasions."""
     if not occasion_ids:
         return {}
-    # Core on plain table columns, statement built once: this is on every rating's path.
-    rows = session.connection().execute(_TARGETS, {"ids": list(occasion_ids)}).all()
+    rows = _target_rows(session.connection(), list(occasion_ids))
     bundle_ids = {r.bundle_id for r in rows if r.case_id is None and r.bundle_id is not None}
     members: dict[int, list[CreditSource]] = {b: [] for b in bundle_ids}
     bundle_nos: dict[int, str] = {}
@@ -439,9 +454,9 @@ def rating_targets(*, session: Session, occasion_ids: Collection[int]) -> dict[i
             occasion_id=r.id,
             stage=r.stage,
             status=r.status,
-            opens_at=r.opens_at,
-            rate_until=r.rate_until,
-            default_due=r.default_due,
+            opens_at=r.opens_at.astimezone(UTC),
+            rate_until=r.rate_until.astimezone(UTC),
+            default_due=r.default_due.astimezone(UTC) if r.default_due is not None else None,
             on_site=r.on_site,
             credited=r.credited,
             rates_staff=r.rates_staff,
@@ -465,7 +480,17 @@ def set_occasion_status(
         return
     ids = list(occasion_ids)
     session.connection().execute(_SET_STATUS, {"ids": ids, "new_status": status.value})
-    for occasion_id in ids:
+    occasion_status_written(session=session, occasion_ids=ids, status=status)
+
+
+def occasion_status_written(
+    *, session: Session, occasion_ids: Collection[int], status: OccasionStatus
+) -> None:
+    """Keep the copies the session holds of occasions whose status a statement of its own
+    changed (the evaluation writer's) in step with the database."""
+    if not session.identity_map:
+        return
+    for occasion_id in occasion_ids:
         held = session.identity_map.get(identity_key(Occasion, occasion_id))
         if held is not None:
             set_committed_value(held, "status", status.value)

@@ -5,21 +5,20 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haochaping.access.scope import Scope
-from haochaping.bulk_insert import insert_rows
 from haochaping.calendar.service import add_duration
 from haochaping.cases import service as cases
 from haochaping.cases.models import Bundle, Case, Occasion, OccasionStatus
 from haochaping.catalog import service as catalog
 from haochaping.clock import local_date
 from haochaping.errors import Conflict, DomainError, InvalidInput, NotFound
-from haochaping.evaluations import rules
+from haochaping.evaluations import rules, writer
 from haochaping.evaluations.models import Credit, Evaluation, FollowUp
 from haochaping.evaluations.schemas import (
     BulkItemResult,
@@ -32,9 +31,6 @@ from haochaping.policy import service as policy
 from haochaping.policy.schemas import Profile
 from haochaping.statistics import queue as stat_queue
 from haochaping.workorders import intake as workorders
-
-_EVALUATIONS = cast(Table, Evaluation.__table__)
-_CREDITS = cast(Table, Credit.__table__)
 
 
 @dataclass(frozen=True)
@@ -141,10 +137,10 @@ def apply_default(session: Session, occasion_id: int, now: datetime) -> None:
 
 
 def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str, Any]]]:
-    """Write checked drafts set-wise: one INSERT of evaluations (a concurrent or earlier rating
-    of the same occasion makes it skip that row: C1's unique constraint decides), one UPDATE per
-    occasion status, one INSERT of credits. Returns the stored drafts with their rows (``id``
-    included), in order; raises ``already_evaluated`` for a single draft that lost."""
+    """Write checked drafts set-wise (``writer.write``: one statement on PostgreSQL): a
+    concurrent or earlier rating of the same occasion makes it skip that draft, C1's unique
+    constraint decides. Returns the stored drafts with their rows (``id`` included), in order;
+    raises ``already_evaluated`` for a single draft that lost."""
     if not drafts:
         return []
     rows = [
@@ -167,25 +163,16 @@ def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str,
         }
         for d in drafts
     ]
-    conn = session.connection()
-    inserted = insert_rows(
-        conn, _EVALUATIONS, rows, skip_conflicts_on="occasion_id", returning=("occasion_id", "id")
-    )
-    ids: dict[int, int] = {row.occasion_id: row.id for row in inserted}
-    stored = [(d, row) for d, row in zip(drafts, rows, strict=True) if d.target.occasion_id in ids]
-    if len(drafts) == 1 and not stored:
+    credits = [c for d, row in zip(drafts, rows, strict=True) for c in _credits(d, row)]
+    ids = writer.write(session, rows, credits)
+    if len(drafts) == 1 and not ids:
         raise _already_evaluated(drafts[0].target.occasion_id)
-    for status, default in ((OccasionStatus.rated, False), (OccasionStatus.defaulted, True)):
-        cases.set_occasion_status(
-            session=session,
-            occasion_ids=[d.target.occasion_id for d, _ in stored if d.is_default is default],
-            status=status,
-        )
-    credits = [c for d, row in stored for c in _credits(d, ids[d.target.occasion_id], row)]
-    insert_rows(conn, _CREDITS, credits)
-    for d, row in stored:
-        row["id"] = ids[d.target.occasion_id]
-    stat_queue.evaluations_stored(session, [ids[d.target.occasion_id] for d, _ in stored])
+    stored = []
+    for d, row in zip(drafts, rows, strict=True):
+        evaluation_id = ids.get(d.target.occasion_id)
+        if evaluation_id is not None:
+            row["id"] = evaluation_id
+            stored.append((d, row))
     # F4, RA 附件3: every bad review opens its work order (and E1 text review) right here.
     bad = [ids[d.target.occasion_id] for d, row in stored if row["is_bad"]]
     if bad:
@@ -201,7 +188,7 @@ def _already_evaluated(occasion_id: int) -> Conflict:
     )
 
 
-def _credits(draft: Draft, evaluation_id: int, row: dict[str, Any]) -> list[dict[str, Any]]:
+def _credits(draft: Draft, row: dict[str, Any]) -> list[dict[str, Any]]:
     """B2/B5: staff-rated occasions credit the staff member and the units above; item-only
     ones credit units only where the profile says so. C2: a bundle's overall score is credited
     once to every organisation involved. C4: a batch counts once per transaction."""
@@ -214,7 +201,7 @@ def _credits(draft: Draft, evaluation_id: int, row: dict[str, Any]) -> list[dict
     counts = target.rates_staff or target.case_id is None or scoring.item_only_counts_for_units
     return [
         {
-            "evaluation_id": evaluation_id,
+            "occasion_id": target.occasion_id,
             "staff_id": target.staff_id if target.rates_staff else None,
             "org_id": org_id,
             "line_id": source.line_id,

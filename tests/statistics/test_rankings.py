@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from haochaping.access.scope import Scope
@@ -185,3 +185,39 @@ def test_F6_a_page_of_a_ranking_is_the_full_ranking_cut(
     last = full.items[-1]
     [alone] = service.ranking(session, Scope.all(), selection, only={last.key}).items
     assert alone == last
+
+
+def test_one_page_reads_units_and_sums_once_and_forgets_them_after(
+    session: Session, small_samples: str
+) -> None:
+    """A dashboard page's ranking and focus list of the same units share one read inside
+    ``one_page``; the answers are those asked one by one, and nothing is remembered after."""
+    build_november(session)
+    _county_uses(session, small_samples)
+    selection = service.Selection(
+        dimension=Dimension.staff, period=parse_period(NOVEMBER), region="450224"
+    )
+    alone = (
+        service.ranking(session, Scope.all(), selection),
+        service.focus(session, Scope.all(), selection),
+    )
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with service.one_page(session):
+            shared = (
+                service.ranking(session, Scope.all(), selection),
+                service.focus(session, Scope.all(), selection),
+            )
+        rollup_reads = [s for s in statements if "stat_month" in s]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert shared == alone
+    # The ranking's period sums (and units) serve the focus list too; per-month sums apart.
+    assert len(rollup_reads) == 3  # period sums, per-month sums, the page's full metrics
+    assert "statistics.one_page" not in session.info

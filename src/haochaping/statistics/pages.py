@@ -367,8 +367,10 @@ def dashboard(
     overview = service.overview(
         session, principal.scope, view.dimension, view.unit.key, chosen, channel=channel
     )
-    sections = _sections(session, principal, view, chosen, channel, page)
-    focus, focus_export = _focus(session, principal, view, chosen, channel)
+    with service.one_page(session):
+        # The organisations' ranking and their focus list read the same units and sums.
+        sections = _sections(session, principal, view, chosen, channel, page)
+        focus, focus_export = _focus(session, principal, view, chosen, channel)
     words = hotwords.hot_words(session, principal.scope, view.unit, chosen, top=30)
     recent: list[Any] = []
     if view.dimension is Dimension.staff:

@@ -4,9 +4,10 @@ about (F6 settings, labels)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ from haochaping.statistics.units import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,66 @@ def _own_region(session: Session, access: Scope) -> str | None:
     return None
 
 
+_MEMO = "statistics.one_page"
+
+
+@contextlib.contextmanager
+def one_page(session: Session) -> Iterator[None]:
+    """Inside the block the units of a selection and their sums are read once: a dashboard
+    page asks for the same ones in several sections (a ranking and a focus list of the same
+    organisations). For reading only: nothing written inside the block is seen by a
+    question asked again."""
+    session.info[_MEMO] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_MEMO, None)
+
+
+def _remembered(session: Session, key: tuple[Any, ...], compute: Callable[[], R]) -> R:
+    memo: dict[tuple[Any, ...], Any] | None = session.info.get(_MEMO)
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return cast(R, memo[key])
+
+
+def _sums(
+    session: Session,
+    access: Scope,
+    selection: Selection,
+    units: list[Unit],
+    months: Sequence[int],
+    *,
+    low_levels: int,
+    per_month: bool = False,
+) -> dict[tuple[str, int], metrics.Light]:
+    """``metrics.light_sums`` of the selection's units (remembered inside ``one_page``)."""
+    return _remembered(
+        session,
+        ("sums", access, selection, tuple(months), low_levels, per_month),
+        lambda: metrics.light_sums(
+            session,
+            selection.dimension,
+            [u.key for u in units],
+            months,
+            low_levels=low_levels,
+            per_month=per_month,
+            channel=selection.channel,
+        ),
+    )
+
+
 def units_of(session: Session, access: Scope, selection: Selection) -> list[Unit]:
+    """The units a selection is about (remembered inside ``one_page``)."""
+    found = _remembered(
+        session, ("units", access, selection), lambda: _units_of(session, access, selection)
+    )
+    return list(found)
+
+
+def _units_of(session: Session, access: Scope, selection: Selection) -> list[Unit]:
     check_dimension(access, selection.dimension)
     region = None
     if selection.org_id is None and selection.window_id is None:
@@ -212,13 +273,13 @@ def ranking(
     region = _region_of(session, access, selection)
     supervision = profile_of(session, access, region).supervision
     units = units_of(session, access, selection)
-    sums = metrics.light_sums(
+    sums = _sums(
         session,
-        selection.dimension,
-        [u.key for u in units],
+        access,
+        selection,
+        units,
         selection.period.months,
         low_levels=supervision.focus_max_level,
-        channel=selection.channel,
     )
     found = rankings.standings(_light(units, sums, 0, keep_empty=True), supervision)
     ordered = sorted(units, key=lambda u: rankings.order_key(u.group, u.code, found[u.key]))
@@ -292,11 +353,8 @@ def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEn
     region = _region_of(session, access, selection)
     supervision = profile_of(session, access, region).supervision
     units = units_of(session, access, selection)
-    keys = [u.key for u in units]
-    dimension, level, channel = selection.dimension, supervision.focus_max_level, selection.channel
-    whole = metrics.light_sums(
-        session, dimension, keys, selection.period.months, low_levels=level, channel=channel
-    )
+    level = supervision.focus_max_level
+    whole = _sums(session, access, selection, units, selection.period.months, low_levels=level)
     rows = _light(units, whole, 0)
     entries = [
         FocusEntry(
@@ -319,8 +377,8 @@ def focus(session: Session, access: Scope, selection: Selection) -> list[FocusEn
     months = [
         (last.previous(back) if back else last).first for back in range(supervision.bottom_periods)
     ]
-    monthly_sums = metrics.light_sums(
-        session, dimension, keys, months, low_levels=level, per_month=True, channel=channel
+    monthly_sums = _sums(
+        session, access, selection, units, months, low_levels=level, per_month=True
     )
     streak: set[str] | None = None
     latest: dict[str, _Light] = {}

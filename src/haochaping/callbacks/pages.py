@@ -5,7 +5,6 @@ only; everyone else gets the console's refusal page (403)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -13,9 +12,8 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from haochaping.access.principal import Permission, Principal
-from haochaping.access.rules import Forbidden, principal_for_user
-from haochaping.accounts.models import LoginSession, Role, User
+from haochaping.access.principal import Permission
+from haochaping.accounts.models import Role
 from haochaping.audit.service import record
 from haochaping.callbacks import export, findings, reading, sampling, service
 from haochaping.callbacks.schemas import (
@@ -27,11 +25,10 @@ from haochaping.callbacks.schemas import (
     SampleOut,
 )
 from haochaping.clock import BEIJING
-from haochaping.console.auth import CsrfCheckedUser, CurrentUser, PasswordChangeRequired
+from haochaping.console.officials import Official, officials_with
 from haochaping.console.pages import ConsoleRoute, templates
 from haochaping.errors import DomainError, InvalidInput
 from haochaping.evaluations.models import CHANNEL_NAMES
-from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.web import NowDep, SessionDep
 
@@ -59,49 +56,23 @@ NOTICES = {
 }
 
 
-@dataclass(frozen=True)
-class Supervisor:
-    user: User
-    login: LoginSession
-    principal: Principal
-
-
-def _supervisor_of(
-    request: Request, session: SessionDep, user: User, login: LoginSession
-) -> Supervisor:
-    principal = principal_for_user(
-        session, user_id=user.id, username=user.username, ip=client_ip(request)
-    )
-    if not principal.can(Permission.callbacks_manage):
-        raise Forbidden("forbidden", "您没有监督查评的权限，如需使用请联系系统管理员")
-    return Supervisor(user, login, principal)
-
-
-def supervisor(request: Request, session: SessionDep, who: CurrentUser) -> Supervisor:
-    """A logged-in official allowed to draw samples and call raters back (D2)."""
-    return _supervisor_of(request, session, *who)
-
-
-def supervisor_form(request: Request, session: SessionDep, who: CsrfCheckedUser) -> Supervisor:
-    """The same, for a form carrying the session's CSRF token."""
-    if who[0].must_change_password:
-        raise PasswordChangeRequired()
-    return _supervisor_of(request, session, *who)
-
-
-SupervisorDep = Annotated[Supervisor, Depends(supervisor)]
-SupervisorFormDep = Annotated[Supervisor, Depends(supervisor_form)]
+# An official allowed to draw samples and call raters back (D2).
+_SUPERVISORS = officials_with(
+    Permission.callbacks_manage, "您没有监督查评的权限，如需使用请联系系统管理员"
+)
+SupervisorDep = Annotated[Official, Depends(_SUPERVISORS.reader)]
+SupervisorFormDep = Annotated[Official, Depends(_SUPERVISORS.form)]
 
 
 def local_time(value: datetime | None) -> str:
     return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def _context(who: Supervisor, **values: Any) -> dict[str, Any]:
+def _context(who: Official, **values: Any) -> dict[str, Any]:
     return {"user": who.user, "csrf_token": who.login.csrf_token, "local": local_time, **values}
 
 
-def _home_region(who: Supervisor) -> str:
+def _home_region(who: Official) -> str:
     for grant in who.principal.grants:
         if grant.role == Role.supervisor and grant.region_code:
             return grant.region_code
@@ -132,7 +103,7 @@ def _download(content: bytes, name: str) -> Response:
 def _list_page(
     request: Request,
     session: SessionDep,
-    who: Supervisor,
+    who: Official,
     *,
     page: int = 1,
     notice: str | None = None,
@@ -318,7 +289,7 @@ def summary_export(
 
 def _sample_page(
     request: Request,
-    who: Supervisor,
+    who: Official,
     sample: SampleOut,
     *,
     notice: str | None = None,

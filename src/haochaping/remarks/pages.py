@@ -5,7 +5,7 @@ masked everywhere here (C9)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -15,19 +15,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haochaping.access.principal import Permission, Principal
-from haochaping.access.rules import Forbidden, principal_for_user
-from haochaping.accounts.models import LoginSession, User
+from haochaping.access.principal import Permission
+from haochaping.access.rules import Forbidden
 from haochaping.audit.actions import AuditAction
 from haochaping.audit.service import record
 from haochaping.catalog.models import Organization, Region
 from haochaping.clock import BEIJING
-from haochaping.console.auth import CsrfCheckedUser, CurrentUser, PasswordChangeRequired
+from haochaping.console.officials import Official, officials_with
 from haochaping.console.pages import ConsoleRoute, templates
 from haochaping.errors import DomainError, InvalidInput
 from haochaping.policy import service as policy
 from haochaping.policy.schemas import RemarkCategory
-from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.remarks import export, reading, service
 from haochaping.remarks.models import RemarkSource
@@ -62,36 +60,12 @@ NOTICES = {
 }
 
 
-@dataclass(frozen=True)
-class Official:
-    user: User
-    login: LoginSession
-    principal: Principal
-
-
-def _official(request: Request, session: Session, user: User, login: LoginSession) -> Official:
-    principal = principal_for_user(
-        session, user_id=user.id, username=user.username, ip=client_ip(request)
-    )
-    if not principal.can(Permission.remarks_read):
-        raise Forbidden("forbidden", "您没有查看综合点评的权限，如需使用请联系系统管理员")
-    return Official(user, login, principal)
-
-
-def reader(request: Request, session: SessionDep, who: CurrentUser) -> Official:
-    """A logged-in official allowed to read remarks."""
-    return _official(request, session, *who)
-
-
-def actor_form(request: Request, session: SessionDep, who: CsrfCheckedUser) -> Official:
-    """The same, for a form carrying the session's CSRF token."""
-    if who[0].must_change_password:
-        raise PasswordChangeRequired()
-    return _official(request, session, *who)
-
-
-ReaderDep = Annotated[Official, Depends(reader)]
-FormDep = Annotated[Official, Depends(actor_form)]
+# A logged-in official allowed to read remarks; what they may do besides is checked per step.
+_READERS = officials_with(
+    Permission.remarks_read, "您没有查看综合点评的权限，如需使用请联系系统管理员"
+)
+ReaderDep = Annotated[Official, Depends(_READERS.reader)]
+FormDep = Annotated[Official, Depends(_READERS.form)]
 
 
 def _require(who: Official, permission: Permission, what: str) -> None:

@@ -59,6 +59,16 @@ def insert_rows(
     return []
 
 
+def scalar_defaults(table: Table) -> dict[str, Any]:
+    """The Python-side scalar defaults of ``table``'s columns (``mapped_column(default=…)``),
+    which a Core insert does not apply: merged under a row before ``insert_rows``."""
+    return {
+        c.name: c.default.arg  # type: ignore[attr-defined]
+        for c in table.columns
+        if c.default is not None and c.default.is_scalar
+    }
+
+
 def upsert_adding(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keys: tuple[str, ...]
 ) -> None:

@@ -97,6 +97,7 @@ class Occasion(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "stage", name="uq_occasions_case_stage"),
         UniqueConstraint("bundle_id", "stage", name="uq_occasions_bundle_stage"),
+        {"postgresql_with": {"fillfactor": 70}},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -115,5 +116,7 @@ class Occasion(Base):
     default_due: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # The working-day calendar had to guess a year without an official schedule (P2).
     window_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default=OccasionStatus.open.value, index=True)
+    # Not indexed: every rating updates it, and without an index on it the update is HOT on
+    # PostgreSQL (fillfactor 70 leaves room on the page; migration 0017).
+    status: Mapped[str] = mapped_column(String(16), default=OccasionStatus.open.value)
     profile_name: Mapped[str] = mapped_column(String(50))

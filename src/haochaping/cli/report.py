@@ -65,4 +65,5 @@ def bulletin(
     if folded:
         console.print(f"已汇总 {folded} 条待统计记录")
     for target, size in paths:
-        console.print(f"[green]已生成[/green] {escape(str(target))}（{size} 字节）")
+        # Never wrapped: the path stays whole for copying.
+        console.print(f"[green]已生成[/green] {escape(str(target))}（{size} 字节）", soft_wrap=True)

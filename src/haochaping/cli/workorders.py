@@ -148,4 +148,6 @@ def doc(
         db.dispose()
     target = out or Path(filename)
     target.write_bytes(content)
-    console.print(f"[green]已生成[/green] {escape(str(target))}（{len(content)} 字节）")
+    console.print(
+        f"[green]已生成[/green] {escape(str(target))}（{len(content)} 字节）", soft_wrap=True
+    )

@@ -97,11 +97,14 @@ class Credit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"), index=True)
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None, index=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    line_id: Mapped[int | None] = mapped_column(ForeignKey("business_lines.id"), default=None)
-    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"))
+    # Copied from the case (or the bundle's cases) the evaluation rates, whose foreign keys
+    # reference the same catalogue rows; no key of their own, so a rating does not check them
+    # five times over (migration 0017). Cases and catalogue rows are never deleted.
+    staff_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    org_id: Mapped[int] = mapped_column(Integer, index=True)
+    line_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    item_id: Mapped[int] = mapped_column(Integer)
     channel: Mapped[int | None] = mapped_column(Integer, default=None)
     # Transactions this rating stands for (C4 batch), normally 1.
     weight: Mapped[int] = mapped_column(Integer, default=1)

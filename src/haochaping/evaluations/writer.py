@@ -114,7 +114,10 @@ def _pg_statement() -> str:
         "RETURNING id, occasion_id, is_default), "
         "occ AS (UPDATE occasions SET status = CASE WHEN ev.is_default "
         f"THEN '{OccasionStatus.defaulted.value}' ELSE '{OccasionStatus.rated.value}' END "
-        "FROM ev WHERE occasions.id = ev.occasion_id), "
+        "FROM ev WHERE occasions.id = ev.occasion_id "
+        # The same ids as an array: the planner reads them by primary key whatever it guesses
+        # of the CTE's size (a guess of 100 rows made it scan a small table whole).
+        "AND occasions.id = ANY(ARRAY(SELECT occasion_id FROM ev))), "
         f"cr AS (INSERT INTO evaluation_credits (evaluation_id, {credit_cols}) "
         f"SELECT ev.id, {', '.join(f'c.{c}' for c in CREDIT_COLUMNS)} "
         "FROM json_to_recordset(CAST(%(credits)s AS json)) "

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from haochaping.bulk_insert import insert_rows
+from haochaping.bulk_insert import insert_rows, scalar_defaults
 from haochaping.calendar.service import WorkCalendar
 from haochaping.cases.models import Case
 from haochaping.clock import local_date
@@ -21,8 +21,11 @@ from haochaping.textreview import service as textreview
 from haochaping.workorders import steps
 from haochaping.workorders.models import OrderSource, WorkOrder, WorkOrderEvent
 from haochaping.workorders.procedure import Actor, State
+from haochaping.workorders.steps import NewOrder
 
+_ORDERS = cast(Table, WorkOrder.__table__)
 _EVENTS = cast(Table, WorkOrderEvent.__table__)
+_ORDER_DEFAULTS = scalar_defaults(_ORDERS)
 
 
 def order_number(prefix: str, at: datetime, serial: int) -> str:
@@ -30,9 +33,10 @@ def order_number(prefix: str, at: datetime, serial: int) -> str:
     return f"{prefix}{local_date(at):%Y%m%d}-{serial:08d}"
 
 
-def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list[WorkOrder]:
+def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list[int]:
     """Open one work order per bad evaluation that has none (C1 makes each arrive once) and
-    open the text reviews (E1). Received when rated: the order's clock starts with the rating."""
+    open the text reviews (E1); returns the new orders' ids. Received when rated: the order's
+    clock starts with the rating."""
     if not evaluation_ids:
         return []
     ids = list(evaluation_ids)
@@ -80,38 +84,61 @@ def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list
         if c.bundle_id is not None:
             first_of_bundle.setdefault(c.bundle_id, c.id)
     calendar = WorkCalendar.load(session)
-    orders: list[WorkOrder] = []
+    new_rows: list[dict[str, Any]] = []
     for r in rows:
         case_id = r.case_id if r.case_id is not None else first_of_bundle.get(r.bundle_id or 0)
         if case_id is None:
             continue
         case = cases[case_id]
         profile = policy.get_profile(name=r.profile_name)
-        order = WorkOrder(
-            order_no=order_number("CP", r.rated_at, r.id),
-            source=OrderSource.evaluation.value,
-            state=State.registered.value,
-            evaluation_id=r.id,
-            case_id=r.case_id if r.case_id is not None else case_id,
-            org_id=case.org_id,
-            region_code=case.region_code,
-            window_id=case.window_id,
-            staff_id=case.staff_id,
-            line_id=case.line_id,
-            item_id=case.item_id,
-            profile_name=profile.name,
-            profile_version=profile.version,
-            # F4 (ZZ): a rater known by phone or identity number is a real-name rater.
-            real_name=case.applicant_phone_index is not None or case.applicant_id_index is not None,
-            received_at=r.rated_at,
-            updated_at=r.rated_at,
+        new_rows.append(
+            _ORDER_DEFAULTS
+            | {
+                "order_no": order_number("CP", r.rated_at, r.id),
+                "source": OrderSource.evaluation.value,
+                "state": State.registered.value,
+                "evaluation_id": r.id,
+                "case_id": r.case_id if r.case_id is not None else case_id,
+                "org_id": case.org_id,
+                "region_code": case.region_code,
+                "window_id": case.window_id,
+                "staff_id": case.staff_id,
+                "line_id": case.line_id,
+                "item_id": case.item_id,
+                "profile_name": profile.name,
+                "profile_version": profile.version,
+                # F4 (ZZ): a rater known by phone or identity number is a real-name rater.
+                "real_name": case.applicant_phone_index is not None
+                or case.applicant_id_index is not None,
+                "received_at": r.rated_at,
+                "updated_at": r.rated_at,
+            }
         )
-        session.add(order)
-        orders.append(order)
-    session.flush()
-    # The opening events in one Core INSERT (as ``steps.event`` would write them, one by one).
+    # Core inserts, not ORM objects: a bulk's bad reviews cost three statements, and psycopg
+    # prepares their fixed texts instead of parsing a new multi-row INSERT every time.
+    opened = _open(session, rows, new_rows, calendar) if new_rows else []
+    textreview.open_reviews(
+        session=session,
+        evaluation_ids=[r.id for r in rows],
+        now=max(r.rated_at for r in rows),
+        calendar=calendar,
+    )
+    return [o.id for o in opened]
+
+
+def _open(
+    session: Session, rows: Sequence[Any], new_rows: list[dict[str, Any]], calendar: WorkCalendar
+) -> list[NewOrder]:
+    """Insert the orders, their opening events and first steps with deadlines."""
+    conn = session.connection()
+    received = {r.id: (r.rated_at, r.profile_name) for r in rows}
+    opened = []
+    for row in insert_rows(conn, _ORDERS, new_rows, returning=("id", "evaluation_id")):
+        rated_at, profile_name = received[row.evaluation_id]
+        opened.append(NewOrder(id=row.id, received_at=rated_at, profile_name=profile_name))
+    opened.sort(key=lambda o: o.id)
     insert_rows(
-        session.connection(),
+        conn,
         _EVENTS,
         [
             {
@@ -125,21 +152,14 @@ def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list
                 "note": "“好差评”系统推送差评件，已生成差评工单",
                 "data": {},
             }
-            for order in orders
+            for order in opened
         ],
     )
-    # Set-wise: a bulk with many bad reviews costs a few statements, not a few per review.
     steps.enter_new(
         session,
-        orders,
+        opened,
         State.registered,
-        policies=[policy.get_profile(name=o.profile_name).work_order for o in orders],
+        policies=[policy.get_profile(name=o.profile_name).work_order for o in opened],
         calendar=calendar,
     )
-    textreview.open_reviews(
-        session=session,
-        evaluation_ids=[r.id for r in rows],
-        now=max(r.rated_at for r in rows),
-        calendar=calendar,
-    )
-    return orders
+    return opened

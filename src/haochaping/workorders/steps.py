@@ -4,12 +4,14 @@ at it (F1-F5). Every change writes an event; the order's timeline is the list of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from haochaping.bulk_insert import insert_rows, scalar_defaults
 from haochaping.calendar.schemas import DueTime
 from haochaping.calendar.service import WorkCalendar
 from haochaping.catalog.models import Region
@@ -18,6 +20,9 @@ from haochaping.deadlines import service as deadlines
 from haochaping.policy.schemas import ClockUnit, Duration, WorkOrderPolicy
 from haochaping.workorders.models import WorkOrder, WorkOrderEvent, WorkOrderStep
 from haochaping.workorders.procedure import STEPS, Actor, State, step_duration
+
+_STEPS = cast(Table, WorkOrderStep.__table__)
+_STEP_DEFAULTS = scalar_defaults(_STEPS)
 
 WARN_KIND = "workorder_warn"
 OVERDUE_KIND = "workorder_overdue"
@@ -169,49 +174,65 @@ def enter(
     return step
 
 
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """An order just inserted, before any step: what ``enter_new`` needs of it."""
+
+    id: int
+    received_at: datetime
+    profile_name: str
+
+
 def enter_new(
     session: Session,
-    orders: list[WorkOrder],
+    orders: list[NewOrder],
     state: State,
     *,
     policies: list[WorkOrderPolicy],
     calendar: WorkCalendar,
-) -> list[WorkOrderStep]:
-    """``enter`` for orders that have just been opened (no step yet), set-wise: one flush of
-    all their steps and one INSERT per kind of deadline (a bulk of bad reviews)."""
-    steps: list[WorkOrderStep] = []
-    dues: list[DueTime | None] = []
+) -> list[int]:
+    """``enter`` for orders that have just been opened (no step yet), set-wise: one INSERT of
+    all their steps and one per kind of deadline (a bulk of bad reviews). A new order has not
+    been transferred nor appealed, so every step's deadline runs from its receipt (``_anchor``
+    with no rounds). Returns the steps' ids."""
+    if not orders:
+        return []
+    rows: list[dict[str, Any]] = []
+    dues: dict[int, DueTime] = {}
     for order, policy in zip(orders, policies, strict=True):
         duration = step_duration(policy, state)
-        due = (
-            due_after(calendar, _anchor(order, state, order.received_at, []), duration)
-            if (duration is not None)
-            else None
+        due = due_after(calendar, order.received_at, duration) if duration is not None else None
+        if due is not None:
+            dues[order.id] = due
+        rows.append(
+            _STEP_DEFAULTS
+            | {
+                "order_id": order.id,
+                "state": state.value,
+                "started_at": order.received_at,
+                "due_at": due.at if due else None,
+                "due_rule": f"work_order.{STEPS[state].rule}" if due else None,
+                "estimated": due.estimated if due else False,
+            }
         )
-        dues.append(due)
-        step = WorkOrderStep(
-            order_id=order.id,
-            state=state.value,
-            started_at=order.received_at,
-            due_at=due.at if due else None,
-            due_rule=f"work_order.{STEPS[state].rule}" if due else None,
-            estimated=due.estimated if due else False,
-        )
-        session.add(step)
-        steps.append(step)
-    session.flush()
+    step_of = {
+        row.order_id: row.id
+        for row in insert_rows(session.connection(), _STEPS, rows, returning=("id", "order_id"))
+    }
     overdue: dict[int, tuple[datetime, bool]] = {}
     warn: dict[int, tuple[datetime, bool]] = {}
-    for step, due, order, policy in zip(steps, dues, orders, policies, strict=True):
+    for order, policy in zip(orders, policies, strict=True):
+        due = dues.get(order.id)
         if due is None:
             continue
-        overdue[step.id] = (due.at, due.estimated)
+        step_id = step_of[order.id]
+        overdue[step_id] = (due.at, due.estimated)
         warn_at = _warn_at(policy, due.at, order.received_at)
         if warn_at is not None:
-            warn[step.id] = (warn_at, False)
+            warn[step_id] = (warn_at, False)
     deadlines.schedule_many(session=session, kind=OVERDUE_KIND, dues=overdue)
     deadlines.schedule_many(session=session, kind=WARN_KIND, dues=warn)
-    return steps
+    return [step_of[o.id] for o in orders]
 
 
 def open_step(session: Session, order_id: int) -> WorkOrderStep | None:

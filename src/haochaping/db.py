@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -121,3 +122,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_database_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(session: Session) -> str:
+    """The database a session works on (its engine's URL), to keep per-process caches of two
+    databases apart (tests run SQLite and PostgreSQL in one process). Rendered once per engine:
+    the hot path asks several times per request."""
+    engine = session.get_bind().engine
+    key = _database_keys.get(engine)
+    if key is None:
+        key = _database_keys[engine] = str(engine.url)
+    return key

@@ -33,6 +33,7 @@ from haochaping.accounts import service as accounts
 from haochaping.accounts.models import Role, RoleGrant
 from haochaping.clients import service as clients
 from haochaping.clients import signing
+from haochaping.db import database_key
 from haochaping.errors import DomainError
 from haochaping.protection.proxies import client_ip
 from haochaping.web import NowDep, SessionDep
@@ -95,7 +96,7 @@ def cached_client_scope(database: str, client_id: int) -> Scope | None:
 
 
 def principal_for_client(session: Session, *, client_id: int, code: str, ip: str) -> Principal:
-    database = clients.database_key(session)
+    database = database_key(session)
     scope = cached_client_scope(database, client_id)
     if scope is None:
         regions, orgs = clients.client_scope(session, client_id)
@@ -196,7 +197,7 @@ def _signed_from_cache(
 ) -> Principal | None:
     """A state-changing signed request verified from the per-process caches (no I/O), its
     nonce left to the route's transaction; None when something is not cached."""
-    database = clients.database_key(session)
+    database = database_key(session)
     credential = clients.cached_credential(database, signed)
     if credential is None:
         return None
@@ -221,7 +222,7 @@ def _signed_from_database(
     ip: str,
 ) -> Principal:
     credential = clients.cached_credential(
-        clients.database_key(session), signed
+        database_key(session), signed
     ) or clients.load_credential(session, signed)
     client = clients.check_signature(
         credential, signed, method=method, path=path, body=body, now=now

@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from haochaping.cases.models import Case
 from haochaping.catalog.models import Region
+from haochaping.db import database_key
 from haochaping.evaluations.models import Credit, Evaluation
 
 
@@ -172,7 +173,7 @@ _path_cache: dict[tuple[str, str], tuple[float, str]] = {}
 
 def region_paths(session: Session, codes: set[str]) -> dict[str, str]:
     """Materialised paths of the given region codes (unknown codes are left out)."""
-    database = str(session.get_bind().engine.url)
+    database = database_key(session)
     now = time.monotonic()
     found: dict[str, str] = {}
     missing: list[str] = []

@@ -21,6 +21,7 @@ from haochaping.catalog import service as catalog
 from haochaping.catalog.models import Organization
 from haochaping.clients import signing
 from haochaping.clients.models import BusinessClient, ClientKey, ClientScope, UsedNonce
+from haochaping.db import database_key
 from haochaping.errors import Conflict, DomainError, InvalidInput, NotFound
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$"
@@ -233,12 +234,6 @@ _credentials: dict[tuple[str, str, str], tuple[float, Credential]] = {}
 _generation = 0
 _cache_lock = threading.Lock()
 _CHANGED = "hcp.credentials_changed"
-
-
-def database_key(session: Session) -> str:
-    """The database a session works on, to keep per-process caches of two databases apart
-    (tests run SQLite and PostgreSQL in one process). No I/O."""
-    return str(session.get_bind().engine.url)
 
 
 def invalidate_credentials() -> None:

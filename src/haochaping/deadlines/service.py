@@ -121,13 +121,15 @@ def _chunks(ids: Sequence[int], size: int = 1000) -> list[list[int]]:
 def schedule_many(
     *, session: Session, kind: str, dues: Mapping[int, tuple[datetime, bool]]
 ) -> None:
-    """Store the deadlines of ``kind`` for many subjects (subject id -> due time, estimated)
-    in one INSERT; ``schedule`` costs a query per row. A row left from a reused id, which only
-    SQLite can produce, is reset instead."""
+    """Store the deadlines of ``kind`` for many subjects just created (subject id -> due time,
+    estimated) in one INSERT; ``schedule`` costs a query per row. A row left from a reused id,
+    which only SQLite can produce, is reset instead."""
     if not dues:
         return
     stale: set[int] = set()
-    for chunk in _chunks(sorted(dues)):
+    # PostgreSQL's sequences never hand an id out twice: no stale row to look for there.
+    reused_ids = session.get_bind().dialect.name == "sqlite"
+    for chunk in _chunks(sorted(dues)) if reused_ids else []:
         stale.update(
             session.scalars(
                 select(Deadline.subject_id).where(

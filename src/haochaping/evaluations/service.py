@@ -19,6 +19,7 @@ from haochaping.catalog import service as catalog
 from haochaping.clock import local_date
 from haochaping.errors import Conflict, DomainError, InvalidInput, NotFound
 from haochaping.evaluations import rules, writer
+from haochaping.evaluations.arrived import BadReview
 from haochaping.evaluations.models import Credit, Evaluation, FollowUp
 from haochaping.evaluations.schemas import (
     BulkItemResult,
@@ -174,7 +175,19 @@ def _write(session: Session, drafts: list[Draft]) -> list[tuple[Draft, dict[str,
             row["id"] = evaluation_id
             stored.append((d, row))
     # F4, RA 附件3: every bad review opens its work order (and E1 text review) right here.
-    bad = [ids[d.target.occasion_id] for d, row in stored if row["is_bad"]]
+    bad = [
+        BadReview(
+            id=ids[d.target.occasion_id],
+            case_id=d.target.case_id,
+            bundle_id=d.target.bundle_id,
+            profile_name=d.profile.name,
+            rated_at=d.rated_at,
+            label_codes=d.label_codes,
+            text=d.text,
+        )
+        for d, row in stored
+        if row["is_bad"]
+    ]
     if bad:
         workorders.bad_reviews_arrived(session, bad)
     return stored

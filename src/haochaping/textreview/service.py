@@ -180,7 +180,30 @@ def open_reviews(
     if not candidates:
         return 0
     case_regions, bundle_regions = _regions(session, candidates)
-    calendar = calendar or WorkCalendar.load(session)
+    return open_for(
+        session,
+        candidates,
+        case_regions,
+        bundle_regions,
+        now=now,
+        calendar=calendar or WorkCalendar.load(session),
+    )
+
+
+def open_for(
+    session: Session,
+    candidates: Sequence[Any],
+    case_regions: dict[int, str],
+    bundle_regions: dict[int, str],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> int:
+    """Open the reviews of ``candidates`` (bad evaluations that need one, with ``id``,
+    ``case_id``, ``bundle_id``, ``profile_name`` and ``rated_at``) in the region of their case
+    or bundle; the work-order intake hands over what it has just stored and read."""
+    if not candidates:
+        return 0
     profiles: dict[str, Profile] = {}
     rows: list[dict[str, Any]] = []
     dues: dict[int, DueTime] = {}

@@ -15,7 +15,7 @@ from haochaping.bulk_insert import insert_rows, scalar_defaults
 from haochaping.calendar.service import WorkCalendar
 from haochaping.cases.models import Case
 from haochaping.clock import local_date
-from haochaping.evaluations.models import Evaluation
+from haochaping.evaluations.arrived import BadReview
 from haochaping.policy import service as policy
 from haochaping.textreview import service as textreview
 from haochaping.workorders import steps
@@ -33,28 +33,13 @@ def order_number(prefix: str, at: datetime, serial: int) -> str:
     return f"{prefix}{local_date(at):%Y%m%d}-{serial:08d}"
 
 
-def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list[int]:
-    """Open one work order per bad evaluation that has none (C1 makes each arrive once) and
-    open the text reviews (E1); returns the new orders' ids. Received when rated: the order's
-    clock starts with the rating."""
-    if not evaluation_ids:
+def bad_reviews_arrived(session: Session, reviews: Sequence[BadReview]) -> list[int]:
+    """Open one work order per bad evaluation just stored (C1 makes each arrive once, so none
+    has an order or a text review yet) and open the text reviews (E1); returns the new orders'
+    ids. Received when rated: the order's clock starts with the rating."""
+    if not reviews:
         return []
-    ids = list(evaluation_ids)
-    rows = session.execute(
-        select(
-            Evaluation.id,
-            Evaluation.case_id,
-            Evaluation.bundle_id,
-            Evaluation.profile_name,
-            Evaluation.rated_at,
-        ).where(
-            Evaluation.id.in_(ids),
-            Evaluation.is_bad.is_(True),
-            ~select(WorkOrder.id).where(WorkOrder.evaluation_id == Evaluation.id).exists(),
-        )
-    ).all()
-    if not rows:
-        return []
+    rows = list(reviews)
     case_ids = {r.case_id for r in rows if r.case_id is not None}
     bundle_ids = {r.bundle_id for r in rows if r.case_id is None and r.bundle_id is not None}
     cases = {
@@ -117,9 +102,13 @@ def bad_reviews_arrived(session: Session, evaluation_ids: Sequence[int]) -> list
     # Core inserts, not ORM objects: a bulk's bad reviews cost three statements, and psycopg
     # prepares their fixed texts instead of parsing a new multi-row INSERT every time.
     opened = _open(session, rows, new_rows, calendar) if new_rows else []
-    textreview.open_reviews(
-        session=session,
-        evaluation_ids=[r.id for r in rows],
+    regions_of_cases = {case_id: c.region_code for case_id, c in cases.items()}
+    regions_of_bundles = {b: cases[first].region_code for b, first in first_of_bundle.items()}
+    textreview.open_for(
+        session,
+        [r for r in rows if textreview.needs_review(r.label_codes, r.text)],
+        regions_of_cases,
+        regions_of_bundles,
         now=max(r.rated_at for r in rows),
         calendar=calendar,
     )

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for url in args.urls:
         db = Database(url, pool_size=2)
         try:
-            stats.analyze(url)
+            stats.vacuum(url, stats.ROLLUPS)
             count = stats.table_counts(db, ("evaluations",))["evaluations"]
             stats.log(
                 f"== {url.rsplit('/', 1)[-1]}: {count:,} evaluations, {args.repeat} runs each"

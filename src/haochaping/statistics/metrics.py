@@ -78,7 +78,9 @@ class Sums:
         self.default_transactions += other.default_transactions
         self.default_points += other.default_points
 
-    def metrics(self, unit: Unit, *, focus_max_level: int) -> UnitMetrics:
+    def metrics(
+        self, unit: Unit, *, focus_max_level: int, work_orders: WorkOrderTally | None = None
+    ) -> UnitMetrics:
         active_n = self.evaluations - self.default_evaluations
         active_tx = self.transactions - self.default_transactions
         low = sum(self.levels[:focus_max_level])
@@ -110,9 +112,9 @@ class Sums:
             coverage=_ratio(active_n, self.evaluations + self.expired),
             low=low,
             low_share=_ratio(low, self.evaluations),
-            # Given, not left to its default factory: faster for the thousands of rows of a
-            # city's items.
-            work_orders=WorkOrderTally(),
+            # Given, not left to its default factory nor assigned later (pydantic's assignment
+            # is slow): faster for the thousands of rows of a city's items.
+            work_orders=work_orders or WorkOrderTally(),
         )
 
 
@@ -167,9 +169,9 @@ def _rollup_rows(
     columns: Sequence[Any],
     group_by: Sequence[Any],
 ) -> list[Any]:
-    """``columns`` of the monthly rollup of ``keys`` over ``months``, grouped. PostgreSQL joins
-    the keys as one array to the dimension's months (its own index); SQLite takes them in
-    chunks of bound values."""
+    """``columns`` (the unit first) of the monthly rollup of ``keys`` over ``months``, grouped.
+    PostgreSQL reads a region's lines or items as one range of keys and joins other keys as one
+    array (both by the covering index); SQLite takes them in chunks of bound values."""
     if not keys:
         return []
     conds: list[ColumnElement[bool]] = [
@@ -179,18 +181,44 @@ def _rollup_rows(
     if channel is not None:
         conds.append(StatMonth.channel == channel)
     query = select(*columns).where(*conds).group_by(*group_by)
-    if session.get_bind().dialect.name == "postgresql":
+    # Core rows, fetched at once (``all``; iterating fetches row by row): the ORM's row loading
+    # costs more than the query for thousands of units.
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        prefix = _common_region_prefix(keys)
+        if prefix is not None:
+            # A region's lines or items (``450200:17``): one range of the covering index; a
+            # unit of the range that was not asked for is left out here.
+            wanted_keys = set(keys)
+            ranged = query.where(
+                StatMonth.unit >= prefix, StatMonth.unit < prefix[:-1] + _AFTER_SEPARATOR
+            )
+            return [row for row in conn.execute(ranged).all() if row[0] in wanted_keys]
         wanted = (
             func.unnest(cast(list(keys), ARRAY(String)))
             .table_valued("unit")
             .render_derived(name="wanted")
         )
-        return list(session.execute(query.join(wanted, wanted.c.unit == StatMonth.unit)))
+        return list(conn.execute(query.join(wanted, wanted.c.unit == StatMonth.unit)).all())
     rows: list[Any] = []
     for start in range(0, len(keys), _CHUNK):
         chunk = list(keys[start : start + _CHUNK])
-        rows.extend(session.execute(query.where(StatMonth.unit.in_(chunk))))
+        rows.extend(conn.execute(query.where(StatMonth.unit.in_(chunk))).all())
     return rows
+
+
+_SEPARATOR = ":"
+_AFTER_SEPARATOR = chr(ord(_SEPARATOR) + 1)
+
+
+def _common_region_prefix(keys: Sequence[str]) -> str | None:
+    """``"450200:"`` when every key is a unit of that region (lines and items are keyed
+    ``region:id``), else None."""
+    head, sep, _ = keys[0].partition(_SEPARATOR)
+    if not sep:
+        return None
+    prefix = head + _SEPARATOR
+    return prefix if all(k.startswith(prefix) for k in keys) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,13 +311,15 @@ def unit_metrics(
     if not units:
         return []
     dimension = units[0].dimension
-    sums = read_sums(session, dimension, [u.key for u in units], period.months, channel=channel)
-    rows = [sums.get(u.key, Sums()).metrics(u, focus_max_level=focus_max_level) for u in units]
-    if with_work_orders:
-        tallies = work_order_tallies(session, dimension, [u.key for u in units], period)
-        for row in rows:
-            row.work_orders = tallies.get(row.key, WorkOrderTally())
-    return rows
+    keys = [u.key for u in units]
+    sums = read_sums(session, dimension, keys, period.months, channel=channel)
+    tallies = work_order_tallies(session, dimension, keys, period) if with_work_orders else {}
+    return [
+        sums.get(u.key, Sums()).metrics(
+            u, focus_max_level=focus_max_level, work_orders=tallies.get(u.key)
+        )
+        for u in units
+    ]
 
 
 def channel_shares(session: Session, unit: Unit, period: Period) -> list[ChannelShare]:
@@ -418,37 +448,38 @@ def work_order_tallies(
         StatOrders.month.in_(period.months),
     ]
     query = select(StatOrders.unit, *columns).where(*conds).group_by(StatOrders.unit)
-    if session.get_bind().dialect.name == "postgresql":
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
         wanted_keys = (
             func.unnest(cast(wanted, ARRAY(String)))
             .table_valued("unit")
             .render_derived(name="wanted")
         )
-        rows = list(session.execute(query.join(wanted_keys, wanted_keys.c.unit == StatOrders.unit)))
+        rows = conn.execute(query.join(wanted_keys, wanted_keys.c.unit == StatOrders.unit)).all()
     else:
         rows = []
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            rows.extend(session.execute(query.where(StatOrders.unit.in_(chunk))))
-    result: dict[str, WorkOrderTally] = {}
-    for unit, *values in rows:
-        tally = result[unit] = WorkOrderTally()
-        _add(tally, values)
-        tally.revisit_rate = tally.revisited / tally.real_name if tally.real_name else None
-    return result
+            rows.extend(conn.execute(query.where(StatOrders.unit.in_(chunk))).all())
+    # One row per unit (grouped), each model built once: pydantic's attribute assignment is
+    # slow for the thousands of a city's items.
+    return {unit: _tally(values) for unit, *values in rows}
 
 
-def _add(tally: WorkOrderTally, row: Sequence[Any]) -> None:
+def _tally(row: Sequence[Any]) -> WorkOrderTally:
     opened, closed, overdue, on_time, rectified, appealed, upheld, real_name, revisited = (
-        int(v) for v in row[:9]
+        int(v or 0) for v in row[:9]
     )
-    tally.opened += opened
-    tally.closed += closed
-    tally.overdue += overdue
-    tally.on_time += on_time
-    tally.rectified += rectified
-    tally.appealed += appealed
-    tally.upheld += upheld
-    tally.real_name += real_name
-    tally.revisited += revisited
-    tally.deductions += float(row[9] or 0.0)
+    return WorkOrderTally(
+        opened=opened,
+        closed=closed,
+        overdue=overdue,
+        on_time=on_time,
+        rectified=rectified,
+        appealed=appealed,
+        upheld=upheld,
+        real_name=real_name,
+        revisited=revisited,
+        revisit_rate=revisited / real_name if real_name else None,
+        deductions=float(row[9] or 0.0),
+    )

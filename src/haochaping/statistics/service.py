@@ -223,19 +223,21 @@ def _sort_values(
         low_levels=1,
         channel=selection.channel,
     )
-    result: dict[str, float | None] = {}
-    for key in keys:
-        s = sums.get((key, 0), metrics.NO_SUMS)
-        result[key] = {
-            "evaluations": float(s.evaluations),
-            "average": s.average,
-            "bad_rate": s.bad / s.evaluations if s.evaluations else None,
-            "active_rate": s.active / s.evaluations if s.evaluations else None,
-            "coverage": s.active / (s.evaluations + s.expired)
-            if s.evaluations + s.expired
-            else None,
-        }[sort]
-    return result
+    value = _SORT_VALUES[sort]
+    return {key: value(sums.get((key, 0), metrics.NO_SUMS)) for key in keys}
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+_SORT_VALUES: dict[str, Callable[[metrics.Light], float | None]] = {
+    "evaluations": lambda s: float(s.evaluations),
+    "average": lambda s: s.average,
+    "bad_rate": lambda s: _share(s.bad, s.evaluations),
+    "active_rate": lambda s: _share(s.active, s.evaluations),
+    "coverage": lambda s: _share(s.active, s.evaluations + s.expired),
+}
 
 
 def _metrics(

@@ -41,7 +41,7 @@ ALLOWED: dict[str, frozenset[Dimension]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
     dimension: Dimension
     key: str
@@ -225,11 +225,16 @@ def _line_or_item_units(session: Session, dimension: Dimension, region: Region) 
             Unit(dimension, unit_key("line", line.id, region.code), line.code, line.name, "")
             for line in lines
         ]
-    items = session.execute(
-        select(ServiceItem.id, ServiceItem.code, ServiceItem.name, ServiceItem.kind)
-        .join(Organization, Organization.id == ServiceItem.org_id)
-        .where(Organization.region_code.in_(_subtree(session, region)))
-        .order_by(ServiceItem.code)
+    # Core rows fetched at once, not the ORM's row loading: a city has ~2,000 items.
+    items = (
+        session.connection()
+        .execute(
+            select(ServiceItem.id, ServiceItem.code, ServiceItem.name, ServiceItem.kind)
+            .join(Organization, Organization.id == ServiceItem.org_id)
+            .where(Organization.region_code.in_(_subtree(session, region)))
+            .order_by(ServiceItem.code)
+        )
+        .all()
     )
     kinds = {"immediate": "即办件", "promised": "承诺件"}
     return [

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Executable, or_, select
 from sqlalchemy.orm import Session
 
 from haochaping.access.scope import Scope
@@ -125,7 +125,7 @@ def list_units(
         return _line_or_item_units(session, dimension, line_region(session, region))
     # Columns, not ORM objects: a province's page lists thousands of staff.
     orgs = _orgs(session, access, region, org_id)
-    lines = dict(session.execute(select(BusinessLine.id, BusinessLine.name)).all())
+    lines = dict(_rows(session, select(BusinessLine.id, BusinessLine.name)))
     line_of = {o.id: _line_name(o.line_id, lines) for o in orgs}
     if dimension is Dimension.org:
         levels = _levels(session)
@@ -149,7 +149,7 @@ def list_units(
             query = query.where(Window.id == window_id)
         return [
             Unit(dimension, str(w.id), w.code, w.name, line_of[w.org_id])
-            for w in session.execute(query)
+            for w in _rows(session, query)
         ]
     query_staff = (
         select(Staff.id, Staff.code, Staff.name, Staff.org_id)
@@ -162,8 +162,13 @@ def list_units(
         query_staff = query_staff.where(Staff.id.in_(sorted(access.staff_ids)))
     return [
         Unit(dimension, str(s.id), s.code, s.name, line_of[s.org_id])
-        for s in session.execute(query_staff)
+        for s in _rows(session, query_staff)
     ]
+
+
+def _rows(session: Session, query: Executable) -> list[Any]:
+    """Core rows fetched at once: no ORM row loading, no fetch per row (thousands of staff)."""
+    return list(session.connection().execute(query).all())
 
 
 def _region_unit(region: Region) -> Unit:
@@ -182,7 +187,7 @@ def region_unit(region: Region) -> Unit:
 
 
 def _levels(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Region.code, Region.level)).all())
+    return dict(_rows(session, select(Region.code, Region.level)))
 
 
 def _line_name(line_id: int | None, lines: dict[int, str]) -> str:
@@ -212,7 +217,7 @@ def _orgs(session: Session, access: Scope, region: Region | None, org_id: int | 
             owners = select(Staff.org_id).where(Staff.id.in_(sorted(access.staff_ids)))
             allowed.append(Organization.id.in_(owners))
         query = query.where(or_(*allowed))
-    orgs = list(session.execute(query))
+    orgs = _rows(session, query)
     if org_id is not None and not orgs:
         raise NotFound("org_not_found", "未找到该部门或不在您的授权范围内", details={"id": org_id})
     return orgs
@@ -225,16 +230,13 @@ def _line_or_item_units(session: Session, dimension: Dimension, region: Region) 
             Unit(dimension, unit_key("line", line.id, region.code), line.code, line.name, "")
             for line in lines
         ]
-    # Core rows fetched at once, not the ORM's row loading: a city has ~2,000 items.
-    items = (
-        session.connection()
-        .execute(
-            select(ServiceItem.id, ServiceItem.code, ServiceItem.name, ServiceItem.kind)
-            .join(Organization, Organization.id == ServiceItem.org_id)
-            .where(Organization.region_code.in_(_subtree(session, region)))
-            .order_by(ServiceItem.code)
-        )
-        .all()
+    # A city has ~2,000 items.
+    items = _rows(
+        session,
+        select(ServiceItem.id, ServiceItem.code, ServiceItem.name, ServiceItem.kind)
+        .join(Organization, Organization.id == ServiceItem.org_id)
+        .where(Organization.region_code.in_(_subtree(session, region)))
+        .order_by(ServiceItem.code),
     )
     kinds = {"immediate": "即办件", "promised": "承诺件"}
     return [

@@ -58,7 +58,7 @@ NOTICES = {
 
 # An official allowed to draw samples and call raters back (D2).
 _SUPERVISORS = officials_with(
-    Permission.callbacks_manage, "您没有监督查评的权限，如需使用请联系系统管理员"
+    "您没有监督查评的权限，如需使用请联系系统管理员", Permission.callbacks_manage
 )
 SupervisorDep = Annotated[Official, Depends(_SUPERVISORS.reader)]
 SupervisorFormDep = Annotated[Official, Depends(_SUPERVISORS.form)]

@@ -30,8 +30,9 @@ class OfficialDependencies:
     form: Callable[..., Official]
 
 
-def officials_with(permission: Permission, refusal: str) -> OfficialDependencies:
-    """Dependencies resolving the official when they hold ``permission`` (else ``refusal``)."""
+def officials_with(refusal: str, *permissions: Permission) -> OfficialDependencies:
+    """Dependencies resolving the official when they hold every one of ``permissions`` (else
+    ``refusal``)."""
 
     def official(
         request: Request, session: SessionDep, user: User, login: LoginSession
@@ -39,7 +40,7 @@ def officials_with(permission: Permission, refusal: str) -> OfficialDependencies
         principal = principal_for_user(
             session, user_id=user.id, username=user.username, ip=client_ip(request)
         )
-        if not principal.can(permission):
+        if not all(principal.can(p) for p in permissions):
             raise Forbidden("forbidden", refusal)
         return Official(user, login, principal)
 

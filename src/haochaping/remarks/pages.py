@@ -62,7 +62,7 @@ NOTICES = {
 
 # A logged-in official allowed to read remarks; what they may do besides is checked per step.
 _READERS = officials_with(
-    Permission.remarks_read, "您没有查看综合点评的权限，如需使用请联系系统管理员"
+    "您没有查看综合点评的权限，如需使用请联系系统管理员", Permission.remarks_read
 )
 ReaderDep = Annotated[Official, Depends(_READERS.reader)]
 FormDep = Annotated[Official, Depends(_READERS.form)]

@@ -20,15 +20,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from haochaping.access.principal import Permission, Principal
-from haochaping.access.rules import Forbidden, principal_for_user
+from haochaping.access.rules import Forbidden
 from haochaping.catalog.models import Organization, Region, RegionLevel, Staff, Window
 from haochaping.clock import BEIJING, local_date
-from haochaping.console.auth import CurrentUser
+from haochaping.console.officials import Official, officials_with
 from haochaping.console.pages import ConsoleRoute, templates
 from haochaping.errors import NotFound
 from haochaping.evaluations import service as evaluations
 from haochaping.evaluations.models import CHANNEL_NAMES, Channel
-from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.statistics import export, hotwords, service
 from haochaping.statistics.bulletin import (
@@ -66,17 +65,11 @@ router = APIRouter(
 )
 
 
-def _reader(request: Request, session: SessionDep, who: CurrentUser) -> tuple[Any, Principal]:
-    user, login = who
-    principal = principal_for_user(
-        session, user_id=user.id, username=user.username, ip=client_ip(request)
-    )
-    if not principal.can(Permission.scores_read):
-        raise Forbidden("forbidden", "您没有查看统计分析的权限，如需使用请联系系统管理员")
-    return (user, login), principal
-
-
-Reader = Annotated[tuple[Any, Principal], Depends(_reader)]
+# A logged-in official allowed to read the statistics (issue 6).
+_READERS = officials_with(
+    "您没有查看统计分析的权限，如需使用请联系系统管理员", Permission.scores_read
+)
+Reader = Annotated[Official, Depends(_READERS.reader)]
 
 
 @dataclass
@@ -359,7 +352,7 @@ def dashboard(
     channel_code: Annotated[str | None, Query(alias="channel", pattern=r"^[1-7]?$")] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    (user, login), principal = reader
+    user, login, principal = reader.user, reader.login, reader.principal
     channel = int(channel_code) if channel_code else None
     today = local_date(now)
     chosen = _period(today, period)
@@ -470,7 +463,7 @@ def overview_export(
     channel_code: Annotated[str | None, Query(alias="channel", pattern=r"^[1-7]?$")] = None,
 ) -> Response:
     """The unit of a dashboard page: its figures and the tables behind its charts."""
-    _, principal = reader
+    principal = reader.principal
     chosen = _period(local_date(now), period)
     channel = int(channel_code) if channel_code else None
     view = _view(session, principal, region=region, org=org, window=window, staff=staff)
@@ -502,7 +495,7 @@ def bulletin(
 ) -> Response:
     """The bulletin of a region of the caller's subtree: the Word 通报 or its workbook, the same
     files as ``haochaping report bulletin``."""
-    _, principal = reader
+    principal = reader.principal
     chosen = _period(local_date(now), period)
     gathered = gather(session, principal.scope, region, chosen, now=now)
     if extension == "docx":
@@ -525,7 +518,7 @@ def reviews(
     period: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     """The bad reviews behind one hot word (G3), inside the caller's scope."""
-    (user, login), principal = reader
+    user, login, principal = reader.user, reader.login, reader.principal
     chosen = _period(local_date(now), period)
     unit = service.overview_unit(session, principal.scope, dimension, key)
     found = evaluations.describe(

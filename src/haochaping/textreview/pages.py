@@ -4,21 +4,17 @@ supervision office approves one or redacts what is published. Officials holding 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from haochaping.access.principal import Permission, Principal
-from haochaping.access.rules import Forbidden, principal_for_user
-from haochaping.accounts.models import LoginSession, User
+from haochaping.access.principal import Permission
 from haochaping.clock import BEIJING
-from haochaping.console.auth import CsrfCheckedUser, CurrentUser, PasswordChangeRequired
+from haochaping.console.officials import Official, officials_with
 from haochaping.console.pages import ConsoleRoute, templates
 from haochaping.errors import InvalidInput
-from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.textreview import service
 from haochaping.textreview.models import ReviewStatus
@@ -43,38 +39,12 @@ NOTICES = {
 }
 
 
-@dataclass(frozen=True)
-class Reviewer:
-    user: User
-    login: LoginSession
-    principal: Principal
-
-
-def _reviewer_of(
-    request: Request, session: SessionDep, user: User, login: LoginSession
-) -> Reviewer:
-    principal = principal_for_user(
-        session, user_id=user.id, username=user.username, ip=client_ip(request)
-    )
-    if not principal.can(Permission.texts_review):
-        raise Forbidden("forbidden", "您没有差评文字审核的权限，如需使用请联系系统管理员")
-    return Reviewer(user, login, principal)
-
-
-def reviewer(request: Request, session: SessionDep, who: CurrentUser) -> Reviewer:
-    """A logged-in official allowed to review texts (E1)."""
-    return _reviewer_of(request, session, *who)
-
-
-def reviewer_form(request: Request, session: SessionDep, who: CsrfCheckedUser) -> Reviewer:
-    """The same, for a form carrying the session's CSRF token."""
-    if who[0].must_change_password:
-        raise PasswordChangeRequired()
-    return _reviewer_of(request, session, *who)
-
-
-ReviewerDep = Annotated[Reviewer, Depends(reviewer)]
-ReviewerFormDep = Annotated[Reviewer, Depends(reviewer_form)]
+# A logged-in official allowed to review texts (E1).
+_REVIEWERS = officials_with(
+    "您没有差评文字审核的权限，如需使用请联系系统管理员", Permission.texts_review
+)
+ReviewerDep = Annotated[Official, Depends(_REVIEWERS.reader)]
+ReviewerFormDep = Annotated[Official, Depends(_REVIEWERS.form)]
 NoteField = Annotated[str, Form(max_length=500)]
 
 
@@ -83,7 +53,7 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def _context(who: Reviewer, **values: Any) -> dict[str, Any]:
+def _context(who: Official, **values: Any) -> dict[str, Any]:
     return {"user": who.user, "csrf_token": who.login.csrf_token, "local": local_time, **values}
 
 
@@ -128,7 +98,7 @@ def text_list(
 
 def _review_page(
     request: Request,
-    who: Reviewer,
+    who: Official,
     review: TextReviewOut,
     *,
     text: str | None = None,

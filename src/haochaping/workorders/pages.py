@@ -11,7 +11,7 @@ more. A refusal re-renders the page with the Chinese message and its status; not
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -22,16 +22,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from haochaping.access.principal import Permission, Principal
-from haochaping.access.rules import Forbidden, principal_for_user
-from haochaping.accounts.models import LoginSession, User
+from haochaping.access.principal import Permission
 from haochaping.clock import BEIJING, local_date
-from haochaping.console.auth import CsrfCheckedUser, CurrentUser, PasswordChangeRequired
+from haochaping.console.officials import Official, officials_with
 from haochaping.console.pages import ConsoleRoute, templates
 from haochaping.errors import DomainError, InvalidInput
 from haochaping.policy import service as policy_service
 from haochaping.policy.schemas import Cause
-from haochaping.protection.proxies import client_ip
 from haochaping.protection.ratelimit import RateLimit
 from haochaping.web import NowDep, SessionDep
 from haochaping.workorders import service
@@ -85,66 +82,19 @@ NOTICES = {
 # --- who is asking ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Official:
-    user: User
-    login: LoginSession
-    principal: Principal
-
-
-def _official_of(
-    request: Request,
-    session: Session,
-    user: User,
-    login: LoginSession,
-    needs: Sequence[Permission],
-    refusal: str,
-) -> Official:
-    principal = principal_for_user(
-        session, user_id=user.id, username=user.username, ip=client_ip(request)
-    )
-    if not all(principal.can(p) for p in needs):
-        raise Forbidden("forbidden", refusal)
-    return Official(user, login, principal)
-
-
 NO_READ = "您没有查看差评工单的权限，如需使用请联系系统管理员"
 NO_ACT = "您没有办理差评工单的权限，如需使用请联系系统管理员"
 NO_INTAKE = "您没有登记投诉的权限，如需使用请联系系统管理员"
 
-
-def reader(request: Request, session: SessionDep, who: CurrentUser) -> Official:
-    """A logged-in official who may read work orders (F1-F5)."""
-    return _official_of(request, session, *who, [Permission.workorders_read], NO_READ)
-
-
-def _form_user(who: tuple[User, LoginSession]) -> tuple[User, LoginSession]:
-    if who[0].must_change_password:
-        raise PasswordChangeRequired()
-    return who
-
-
-def actor_form(request: Request, session: SessionDep, who: CsrfCheckedUser) -> Official:
-    """A form of an official who may take steps, carrying the session's CSRF token."""
-    user, login = _form_user(who)
-    needs = [Permission.workorders_read, Permission.workorders_act]
-    return _official_of(request, session, user, login, needs, NO_ACT)
-
-
-def intake(request: Request, session: SessionDep, who: CurrentUser) -> Official:
-    """An official who registers on-site and hotline complaints (RA 附件2, HB Art.14)."""
-    return _official_of(request, session, *who, [Permission.workorders_intake], NO_INTAKE)
-
-
-def intake_form(request: Request, session: SessionDep, who: CsrfCheckedUser) -> Official:
-    user, login = _form_user(who)
-    return _official_of(request, session, user, login, [Permission.workorders_intake], NO_INTAKE)
-
-
-ReaderDep = Annotated[Official, Depends(reader)]
-ActorFormDep = Annotated[Official, Depends(actor_form)]
-IntakeDep = Annotated[Official, Depends(intake)]
-IntakeFormDep = Annotated[Official, Depends(intake_form)]
+# Officials who may read work orders (F1-F5); who may take steps, by a form carrying the
+# session's CSRF token; who register on-site and hotline complaints (RA 附件2, HB Art.14).
+_READERS = officials_with(NO_READ, Permission.workorders_read)
+_ACTORS = officials_with(NO_ACT, Permission.workorders_read, Permission.workorders_act)
+_INTAKE = officials_with(NO_INTAKE, Permission.workorders_intake)
+ReaderDep = Annotated[Official, Depends(_READERS.reader)]
+ActorFormDep = Annotated[Official, Depends(_ACTORS.form)]
+IntakeDep = Annotated[Official, Depends(_INTAKE.reader)]
+IntakeFormDep = Annotated[Official, Depends(_INTAKE.form)]
 
 
 # --- formatting for people -------------------------------------------------------------------

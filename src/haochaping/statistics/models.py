@@ -23,10 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from haochaping.db import Base
 
-# The columns a question reads besides the key (``ix_stat_month_dimension_month_unit``).
+# The counters of a monthly rollup row (also what ``rollup`` adds up when folding).
 MONTH_MEASURES = (
-    "channel",
-    "is_default",
     "evaluations",
     "transactions",
     "points",
@@ -53,7 +51,7 @@ class StatMonth(Base):
             "dimension",
             "month",
             "unit",
-            postgresql_include=list(MONTH_MEASURES),
+            postgresql_include=["channel", "is_default", *MONTH_MEASURES],
         ),
     )
 

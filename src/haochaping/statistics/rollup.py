@@ -32,23 +32,18 @@ from haochaping.evaluations.models import Credit, Evaluation
 from haochaping.policy import service as policy
 from haochaping.statistics import orders, queue
 from haochaping.statistics.geography import Geography
-from haochaping.statistics.models import StatDay, StatLabel, StatMonth, StatOrders, StatPending
+from haochaping.statistics.models import (
+    MONTH_MEASURES,
+    StatDay,
+    StatLabel,
+    StatMonth,
+    StatOrders,
+    StatPending,
+)
 
 STAFF, WINDOW, ORG, LINE, REGION, ITEM = "staff", "window", "org", "line", "region", "item"
 DIMENSIONS = (STAFF, WINDOW, ORG, LINE, REGION, ITEM)
 _MONTH_KEYS = ("month", "dimension", "unit", "channel", "is_default")
-_MONTH_MEASURES = (
-    "evaluations",
-    "transactions",
-    "points",
-    "level1",
-    "level2",
-    "level3",
-    "level4",
-    "level5",
-    "bad",
-    "expired",
-)
 _DAY_KEYS = ("day", "dimension", "unit", "is_default")
 _DAY_MEASURES = ("evaluations", "transactions", "points", "bad")
 _LABEL_KEYS = ("month", "dimension", "unit", "label")
@@ -138,7 +133,7 @@ class Tallies:
         upsert_adding(
             conn,
             _table(StatMonth),
-            _rows(self.month, _MONTH_KEYS, _MONTH_MEASURES),
+            _rows(self.month, _MONTH_KEYS, MONTH_MEASURES),
             keys=_MONTH_KEYS,
         )
         upsert_adding(

@@ -6,18 +6,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from haochaping.catalog.importer import TYPE_LABELS, ImportReport, import_catalogue
-from haochaping.cli.common import console, domain_errors, err_console, open_database
+from haochaping.cli.common import (
+    console,
+    domain_errors,
+    err_console,
+    open_database,
+    progress_bar,
+)
 from haochaping.db import Database
 from haochaping.errors import InvalidInput
 
@@ -58,14 +56,7 @@ def import_file(
 
 
 def _load(database: Database, file: Path) -> ImportReport:
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console) as bar:
+    with progress_bar() as bar:
         checking = bar.add_task("读取并校验", total=None)
         writing = bar.add_task("写入数据库", total=None, visible=False)
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
+from haochaping.clock import parse_iso, utcnow
 from haochaping.config import get_settings
 from haochaping.db import Database
 from haochaping.errors import DomainError
@@ -32,3 +42,27 @@ def domain_errors() -> Iterator[None]:
         if exc.details:
             err_console.print(exc.details)
         raise typer.Exit(1) from exc
+
+
+def parse_now(value: str | None) -> datetime:
+    """The ``--now`` option of a command: an ISO time, or the current time when not given."""
+    if not value:
+        return utcnow()
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            "请使用 ISO 时间，例如 2026-11-20T12:00:00+08:00", param_hint="--now"
+        ) from exc
+
+
+def progress_bar() -> Progress:
+    """The progress bar of a long command, on stderr (stdout keeps the result)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )

@@ -11,9 +11,15 @@ from rich.table import Table
 
 from haochaping import migrate
 from haochaping.accounts.service import DemoAccount, create_demo_accounts
-from haochaping.cli.common import console, domain_errors, err_console, open_database
+from haochaping.cli.common import (
+    console,
+    domain_errors,
+    err_console,
+    open_database,
+    parse_now,
+)
 from haochaping.cli.users import cli_actor
-from haochaping.clock import parse_iso, utcnow
+from haochaping.clock import utcnow
 from haochaping.config import get_settings
 from haochaping.demo.generator import DemoSummary, existing_data, generate_demo, reset_database
 from haochaping.evaluations.models import CHANNEL_NAMES, Channel
@@ -34,12 +40,7 @@ def demo(
     ] = False,
 ) -> None:
     """创建演示数据：广西部分市县的目录、办件、评价和默认评价。"""
-    try:
-        at = parse_iso(now) if now else utcnow()
-    except ValueError as exc:
-        raise typer.BadParameter(
-            "请使用 ISO 时间，例如 2026-11-20T12:00:00+08:00", param_hint="--now"
-        ) from exc
+    at = parse_now(now)
     url = get_settings().database_url
     migrate.upgrade_head(url)
     db = open_database()

@@ -8,21 +8,18 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from haochaping.access.scope import Scope
 from haochaping.channels import paper
-from haochaping.cli.common import console, domain_errors, err_console, open_database
-from haochaping.clock import parse_iso, utcnow
-from haochaping.errors import InvalidInput
+from haochaping.cli.common import (
+    console,
+    domain_errors,
+    err_console,
+    open_database,
+    parse_now,
+    progress_bar,
+)
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -53,22 +50,12 @@ def import_paper(
     ] = None,
 ) -> None:
     """逐行校验并导入纸质评价表：正确的行全部保存，有误的行逐行列出行号和原因。"""
+    at = parse_now(now)
     database = open_database()
     try:
         with domain_errors():
-            try:
-                at = parse_iso(now) if now else utcnow()
-            except ValueError as exc:
-                raise InvalidInput("now_invalid", "时间格式不正确，应为 ISO 时间") from exc
             rows = paper.read_file(file)
-            columns = (
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=err_console) as bar:
+            with progress_bar() as bar:
                 task = bar.add_task("校验并导入", total=len(rows))
                 with database.transaction() as session:
                     result = paper.import_rows(

@@ -8,18 +8,16 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from haochaping.cli.common import console, domain_errors, err_console, open_database
-from haochaping.clock import parse_iso, utcnow
+from haochaping.cli.common import (
+    console,
+    domain_errors,
+    err_console,
+    open_database,
+    parse_now,
+    progress_bar,
+)
 from haochaping.errors import InvalidInput
 from haochaping.remarks import mail, mailimport
 
@@ -44,27 +42,17 @@ def import_remarks_mail(
 ) -> None:
     """导入电子邮箱收到的意见建议：逐封解码（含 GBK、base64、仅 HTML 的邮件），按 Message-ID
     去重，发件人地址加密保存为联系方式；无法读取的邮件逐封列出原因。"""
+    at = parse_now(now)
     database = open_database()
     try:
         with domain_errors():
-            try:
-                at = parse_iso(now) if now else utcnow()
-            except ValueError as exc:
-                raise InvalidInput("now_invalid", "时间格式不正确，应为 ISO 时间") from exc
             try:
                 mails = mail.read_source(path)
             except (OSError, ValueError) as exc:
                 raise InvalidInput(
                     "remark_mail_source_unreadable", "无法读取邮件文件或目录，请检查路径和格式"
                 ) from exc
-            columns = (
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=err_console) as bar:
+            with progress_bar() as bar:
                 task = bar.add_task("解码并导入", total=len(mails))
                 with database.transaction() as session:
                     result = mailimport.import_mails(

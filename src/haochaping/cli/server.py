@@ -9,8 +9,8 @@ import uvicorn
 
 from haochaping import migrate, sweeper
 from haochaping.audit.profiles import record_current_profiles
-from haochaping.cli.common import console, open_database
-from haochaping.clock import parse_iso, utcnow
+from haochaping.cli.common import console, open_database, parse_now
+from haochaping.clock import utcnow
 from haochaping.config import get_settings
 
 
@@ -49,7 +49,7 @@ def tick(
     now: Annotated[str | None, typer.Option(help="以该时间处理（ISO 时间，默认当前时间）")] = None,
 ) -> None:
     """处理所有到期事项（默认评价等），可重复执行。"""
-    at = parse_iso(now) if now else utcnow()
+    at = parse_now(now)
     db = open_database()
     try:
         result = sweeper.run_sweep(db, at)

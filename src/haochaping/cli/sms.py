@@ -11,8 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from haochaping.channels import sms_delivery
 from haochaping.channels.sms_fake_gateway import FakeGateway, http_callback
 from haochaping.channels.sms_gateway import gateway_from_settings
-from haochaping.cli.common import console, err_console, open_database
-from haochaping.clock import parse_iso, utcnow
+from haochaping.cli.common import console, err_console, open_database, parse_now
 from haochaping.config import get_settings
 from haochaping.messaging import service as messaging
 
@@ -32,7 +31,7 @@ def send(
             "[red]错误[/red] 未配置短信网关地址（HCP_SMS_GATEWAY_URL），短信仍在待发队列中"
         )
         raise typer.Exit(1)
-    at = parse_iso(now) if now else utcnow()
+    at = parse_now(now)
     db = open_database()
     try:
         due = sms_delivery.due_count(db, at)

@@ -116,7 +116,10 @@ def bad_reviews_arrived(session: Session, reviews: Sequence[BadReview]) -> list[
 
 
 def _open(
-    session: Session, rows: Sequence[Any], new_rows: list[dict[str, Any]], calendar: WorkCalendar
+    session: Session,
+    rows: Sequence[BadReview],
+    new_rows: list[dict[str, Any]],
+    calendar: WorkCalendar,
 ) -> list[NewOrder]:
     """Insert the orders, their opening events and first steps with deadlines."""
     conn = session.connection()
